@@ -1,0 +1,80 @@
+"""The `anju` command (SPEC §1)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Anju (安居): the smart-community gateway.", no_args_is_help=True, add_completion=False)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for noisy in ("alembic", "amqtt", "transitions", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="API and console port")] = 8080,
+    mqtt_port: Annotated[int, typer.Option(help="embedded MQTT broker port")] = 1884,
+    no_simulators: Annotated[bool, typer.Option("--no-simulators", help="start without simulated devices")] = False,
+    db: Annotated[str | None, typer.Option(help="database URL (default: a fresh SQLite file)")] = None,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 60.0,
+    seed: Annotated[int, typer.Option(help="simulation seed; the same seed replays the same day")] = 1,
+) -> None:
+    """One process, zero set-up: embedded broker, SQLite, API and a simulated community."""
+    from anju.demo import run_demo
+
+    _logging("INFO")
+    raise typer.Exit(run_demo(port=port, mqtt_port=mqtt_port, simulators=not no_simulators, db_url=db,
+                              speed=speed, seed=seed))
+
+
+@app.command()
+def serve(
+    config: Annotated[Path | None, typer.Option(help="YAML config file; ANJU_* variables override it")] = None,
+) -> None:
+    """Production: external broker, database by URL; no simulators."""
+    from anju.config import load_settings
+    from anju.server import run_server
+
+    settings = load_settings(config)
+    _logging(settings.log_level)
+    run_server(settings)
+
+
+@app.command()
+def simulate(
+    broker: Annotated[str, typer.Option(help="mqtt://[user:pass@]host:port")] = "mqtt://127.0.0.1:1883",
+    scenario: Annotated[str, typer.Option(help="community, load, faults, sos, offline")] = "community",
+    devices: Annotated[int | None, typer.Option(help="load mode: number of simulated devices")] = None,
+    rate: Annotated[float | None, typer.Option(help="load mode: total messages per second")] = None,
+    duration: Annotated[float | None, typer.Option(help="seconds to run (default: until Ctrl-C)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same run")] = 1,
+    speed: Annotated[float, typer.Option(help="community: simulated seconds per real second")] = 60.0,
+    site_file: Annotated[Path | None, typer.Option(help="site file (default: the sample community)")] = None,
+) -> None:
+    """Drive simulated devices (or a named scenario) against any broker."""
+    from simulators.runner import run_simulation
+
+    _logging("INFO")
+    if devices is not None or rate is not None:
+        scenario = "load" if scenario == "community" else scenario
+    try:
+        report = run_simulation(broker, scenario=scenario, devices=devices, rate=rate, duration=duration,
+                                seed=seed, speed=speed, site_file=str(site_file) if site_file else None)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    typer.echo(report.summary() if hasattr(report, "summary") else str(report))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

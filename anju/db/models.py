@@ -1,0 +1,151 @@
+"""SQLAlchemy models. The schema itself is owned by Alembic (anju/migrations);
+these classes must match the latest migration (a test checks that they do)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Ids from topics and the site file: [A-Za-z0-9_-]{1,64}.
+ID = String(64)
+# BIGINT on PostgreSQL, INTEGER (the rowid alias, so it autoincrements) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: Anju stores UTC-aware datetimes only")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar = {dict[str, Any]: JSON}
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    address: Mapped[str | None] = mapped_column(String(500))
+
+
+class Grid(Base):
+    """A grid (网格): the smallest unit of responsibility, with its own patrol team."""
+
+    __tablename__ = "grids"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    patrol_team: Mapped[str | None] = mapped_column(String(200))
+
+
+class Device(Base):
+    """A registered device and its server-owned health."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    grid_id: Mapped[str | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    zone: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Health. `online` is None until the device has said anything.
+    online: Mapped[bool | None] = mapped_column(Boolean)
+    online_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    battery: Mapped[float | None] = mapped_column(Float)
+    tamper: Mapped[bool] = mapped_column(Boolean, default=False)
+    fault: Mapped[str | None] = mapped_column(String(200))
+
+
+class Event(Base):
+    """A canonical event: what a device reported, or what the gateway observed (online/offline)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_device_ts", "device_id", "ts"), Index("ix_events_site_ts", "site_id", "ts"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ID)
+    device_id: Mapped[str] = mapped_column(ID)
+    kind: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    """Event time as the device reported it (arrival time when it did not)."""
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    msg_id: Mapped[str | None] = mapped_column(String(128))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The whole payload, unknown fields included."""
+
+
+class Reading(Base):
+    """One telemetry value: the embedded time-series store."""
+
+    __tablename__ = "readings"
+    __table_args__ = (Index("ix_readings_device_metric_ts", "device_id", "metric", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ID)
+    metric: Mapped[str] = mapped_column(String(64))
+    zone: Mapped[str | None] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class DeadLetter(Base):
+    """A message the gateway refused, kept with the reason so an integrator can see what went wrong."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    topic: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(64), index=True)
+    detail: Mapped[str] = mapped_column(Text)
+    device_id: Mapped[str | None] = mapped_column(ID)
+    size: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    """At most the first 4 KiB: enough to see the problem, bounded for oversized input."""
+
+
+class ProcessedMessage(Base):
+    """(device, msg_id) pairs already processed: the dedup memory that survives restarts."""
+
+    __tablename__ = "processed_messages"
+
+    device_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    msg_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

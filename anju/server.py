@@ -1,0 +1,24 @@
+"""`anju serve`: the gateway and the API in one process, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from anju.config import Settings
+from api.app import create_app
+from gateway.service import Gateway
+
+log = logging.getLogger(__name__)
+
+
+def run_server(settings: Settings) -> None:
+    gateway = Gateway(settings)
+    gateway.start()
+    try:
+        # uvicorn owns the main thread and its signal handlers; when it returns, we stop the rest.
+        uvicorn.run(create_app(gateway), host=settings.api.host, port=settings.api.port, log_level="warning")
+    finally:
+        gateway.stop()
+        log.info("stopped")

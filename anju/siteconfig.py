@@ -1,0 +1,67 @@
+"""The site configuration file (SPEC §4): the community as an operator describes it.
+
+One YAML file lists sites, their grids (网格) and the devices installed in them.
+The gateway loads it into the registry at start-up; the simulators read the same
+file, so the simulated community and the registered one can never disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceConfig(_Strict):
+    """One installed device. `location` is free-form (building, unit, room, gate...)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    kind: str
+    grid: str | None = None
+    zone: str | None = None
+    name: str | None = None
+    location: dict[str, Any] = Field(default_factory=dict)
+    # Extra per-device settings, e.g. the elder's family contacts for a button,
+    # or the fence zones a fence host controls.
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class GridConfig(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    patrol_team: str | None = None
+
+
+class SiteConfig(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    timezone: str = "Asia/Shanghai"
+    address: str | None = None
+    grids: list[GridConfig] = Field(default_factory=list)
+    devices: list[DeviceConfig] = Field(default_factory=list)
+
+
+class CommunityConfig(_Strict):
+    """The whole file."""
+
+    sites: list[SiteConfig]
+
+
+def load_site_config(path: str | Path) -> CommunityConfig:
+    """Read and validate a site configuration file; raises `ValueError` on bad input."""
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    return CommunityConfig.model_validate(raw)
+
+
+def sample_community_path() -> Path:
+    """The sample community shipped with Anju and used by `anju demo`."""
+    return Path(__file__).resolve().parent / "data" / "sample_community.yaml"

@@ -1,0 +1,35 @@
+"""The FastAPI application. Routers per resource live beside this module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from anju import __version__
+from gateway.service import Gateway
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(title="Anju", version=__version__, description="Smart-community gateway API (SPEC §3)")
+    app.state.gateway = gateway
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, Any]:
+        """Liveness, without authentication: is the process up, is it connected, can it reach its database."""
+        try:
+            with gateway.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            db_ok = True
+        except Exception:  # noqa: BLE001 - reported, not raised
+            db_ok = False
+        return {
+            "status": "ok",
+            "version": __version__,
+            "mqtt_connected": gateway.hub.connected.is_set(),
+            "database": "ok" if db_ok else "unavailable",
+            "queue_depth": gateway.hub.inbox.qsize(),
+        }
+
+    return app

@@ -1,0 +1,117 @@
+"""The common driver interface: one subclass per device kind.
+
+A driver says what a kind's messages look like (a pydantic model per message
+type), what they mean (canonical events, readings, health), how often the kind
+checks in, and which commands it takes. The gateway knows nothing kind-specific:
+adding a kind is adding one module with one `DeviceDriver` subclass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Payload(BaseModel):
+    """Base of every message schema: the SPEC's common fields; unknown fields are kept.
+
+    Strict so that `"battery": "80"` is a wrong type, not a silent conversion:
+    a device that sends strings for numbers has a bug its integrator must see.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    msg_id: str | None = Field(default=None, min_length=1, max_length=128)
+    ts: int | float | str | None = None
+    type: str
+
+
+class Command(BaseModel):
+    """Base of command payloads sent on `.../cmd`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(slots=True)
+class ReadingValue:
+    metric: str
+    value: float
+    zone: str | None = None
+
+
+@dataclass(slots=True)
+class HealthUpdate:
+    """What a message says about the device's health; None means 'not mentioned'."""
+
+    battery: float | None = None
+    tamper: bool | None = None
+    fault: str | None = None
+
+
+@dataclass(slots=True)
+class Interpretation:
+    """What one validated message means, in kind-independent terms."""
+
+    store_event: bool
+    """Discrete events are stored; periodic heartbeats only feed readings and health."""
+    readings: list[ReadingValue] = field(default_factory=list)
+    health: HealthUpdate = field(default_factory=HealthUpdate)
+
+
+class DeviceDriver:
+    """Subclass once per kind and set the class attributes; override `interpret` when needed."""
+
+    kind: ClassVar[str]
+    title: ClassVar[str]
+    """Human name, e.g. "一键通 elder alarm button"."""
+    heartbeat_interval: ClassVar[timedelta]
+    offline_timeout: ClassVar[timedelta]
+    """Silent longer than this means offline (overridable per device: `attributes.offline_timeout_s`)."""
+    events: ClassVar[dict[str, type[Payload]]] = {}
+    telemetry: ClassVar[dict[str, type[Payload]]] = {}
+    commands: ClassVar[dict[str, type[Command]]] = {}
+
+    def schema_for(self, channel: str, msg_type: str) -> type[Payload] | None:
+        """The payload model of `msg_type` on `channel` ("event" or "telemetry"), None if unknown."""
+        table = self.events if channel == "event" else self.telemetry
+        return table.get(msg_type)
+
+    def interpret(self, channel: str, payload: Payload) -> Interpretation:
+        """Default meaning: events are stored; telemetry's numeric `battery` feeds health and readings."""
+        if channel == "event":
+            return Interpretation(store_event=True)
+        return self.telemetry_readings(payload)
+
+    @staticmethod
+    def telemetry_readings(payload: Payload) -> Interpretation:
+        battery = getattr(payload, "battery", None)
+        result = Interpretation(store_event=False)
+        if battery is not None:
+            result.readings.append(ReadingValue("battery", float(battery)))
+            result.health.battery = float(battery)
+        fault = getattr(payload, "fault", None)
+        if fault is not None:
+            result.health.fault = fault or None
+        return result
+
+    def offline_timeout_for(self, attributes: dict[str, Any] | None) -> timedelta:
+        override = (attributes or {}).get("offline_timeout_s")
+        if isinstance(override, int | float) and override > 0:
+            return timedelta(seconds=override)
+        return self.offline_timeout
+
+    def describe(self) -> dict[str, Any]:
+        """The kind's contract as data: for docs, the integrator view and `anju devices`."""
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "heartbeat_interval_s": self.heartbeat_interval.total_seconds(),
+            "offline_timeout_s": self.offline_timeout.total_seconds(),
+            "events": {name: model.model_json_schema() for name, model in self.events.items()},
+            "telemetry": {name: model.model_json_schema() for name, model in self.telemetry.items()},
+            "commands": {name: model.model_json_schema() for name, model in self.commands.items()},
+        }
+

@@ -1,0 +1,130 @@
+"""Turn raw MQTT messages into validated messages or rejections, with a reason.
+
+Pure functions, no I/O: they run on the processing thread, never on the MQTT
+network thread, and everything that can go wrong with a payload ends here as a
+`Rejection` rather than an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from anju.timeutil import parse_event_time
+from devices import DRIVERS
+from devices.base import DeviceDriver, Interpretation, Payload
+from gateway.topics import DeviceTopic, parse_device_topic
+
+
+@dataclass(slots=True)
+class RawMessage:
+    """A message as it came off the broker, before anything was trusted."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    mid: int
+    received_at: datetime
+    generation: int = 0
+    """Which broker connection delivered it: acknowledgements are only valid on that one."""
+
+
+@dataclass(slots=True)
+class Rejection:
+    reason: str
+    """Stable, machine-readable class: malformed_topic, unknown_kind, oversized, not_json, ..."""
+    detail: str
+    device_id: str | None = None
+
+
+@dataclass(slots=True)
+class StatusMessage:
+    topic: DeviceTopic
+    online: bool
+    retained: bool
+
+
+@dataclass(slots=True)
+class DeviceMessage:
+    """A validated event or telemetry message."""
+
+    topic: DeviceTopic
+    driver: DeviceDriver
+    payload: Payload
+    data: dict[str, Any]
+    """The payload exactly as sent, unknown fields included."""
+    ts: datetime
+    meaning: Interpretation = field(repr=False)
+
+    @property
+    def msg_id(self) -> str | None:
+        return self.payload.msg_id
+
+
+Decoded = DeviceMessage | StatusMessage | Rejection
+
+_STATUS_WORDS = {"online": True, "offline": False}
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(payload)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def decode_status(topic: DeviceTopic, payload: bytes, retained: bool) -> StatusMessage | Rejection:
+    """`online`/`offline` as a bare word (SPEC), or a JSON string or `{"status": ...}` object."""
+    text = payload.strip().decode("utf-8", errors="replace").lower()
+    word: Any = text
+    if text.startswith(("{", '"')):
+        try:
+            parsed = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            parsed = None
+        word = parsed.get("status") if isinstance(parsed, dict) else parsed
+    if isinstance(word, str) and word.lower() in _STATUS_WORDS:
+        return StatusMessage(topic, _STATUS_WORDS[word.lower()], retained)
+    return Rejection("invalid_status", f"status must be 'online' or 'offline', got {text[:64]!r}", topic.device)
+
+
+def decode(raw: RawMessage, max_payload_bytes: int) -> Decoded:
+    """Validate topic, size, JSON, kind and schema. Registry checks come later, in the pipeline."""
+    topic = parse_device_topic(raw.topic)
+    if topic is None:
+        return Rejection("malformed_topic", "topic is not anju/v1/{site}/{kind}/{device}/{event|telemetry|status}")
+    if len(raw.payload) > max_payload_bytes:
+        return Rejection("oversized", f"payload is {len(raw.payload)} bytes, limit {max_payload_bytes}", topic.device)
+    driver = DRIVERS.get(topic.kind)
+    if driver is None:
+        return Rejection("unknown_kind", f"no driver for kind {topic.kind!r}", topic.device)
+    if topic.channel == "status":
+        return decode_status(topic, raw.payload, raw.retain)
+    try:
+        data = orjson.loads(raw.payload)
+    except orjson.JSONDecodeError as exc:
+        return Rejection("not_json", f"payload is not UTF-8 JSON: {exc}", topic.device)
+    if not isinstance(data, dict):
+        return Rejection("not_object", f"payload must be a JSON object, got {type(data).__name__}", topic.device)
+    msg_type = data.get("type")
+    if not isinstance(msg_type, str):
+        return Rejection("invalid_payload", "type: field required (a string)", topic.device)
+    schema = driver.schema_for(topic.channel, msg_type)
+    if schema is None:
+        known = sorted((driver.events if topic.channel == "event" else driver.telemetry).keys())
+        return Rejection("unknown_type", f"{topic.kind} has no {topic.channel} type {msg_type!r} (known: {known})",
+                         topic.device)
+    try:
+        payload = schema.model_validate(data)
+        ts = parse_event_time(payload.ts, raw.received_at)
+    except ValidationError as exc:
+        return Rejection("invalid_payload", _format_validation_error(exc), topic.device)
+    except ValueError as exc:
+        return Rejection("invalid_payload", f"ts: {exc}", topic.device)
+    return DeviceMessage(topic, driver, payload, data, ts, driver.interpret(topic.channel, payload))

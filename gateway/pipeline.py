@@ -1,0 +1,273 @@
+"""The processing pipeline: a batch of raw messages in, one committed transaction out.
+
+decode → registry check → dedup → store (events, readings, health) → hooks.
+Everything for one batch commits together, and only then does the MQTT hub
+acknowledge the QoS 1 messages: a crash before the commit means the broker
+redelivers, and the dedup table makes the redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from anju.config import GatewaySettings
+from anju.siteconfig import DeviceConfig
+from gateway import store
+from gateway.decode import DeviceMessage, RawMessage, Rejection, StatusMessage, decode
+from gateway.metrics import GatewayMetrics
+from gateway.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
+from gateway.registry import DeviceInfo, DeviceRegistry, register_device
+
+log = logging.getLogger(__name__)
+
+# Called inside the batch's transaction (rules, alerts): an exception rolls the batch back.
+TransactionHook = Callable[[Session, list[Observation]], None]
+
+
+@dataclass(slots=True)
+class BatchResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    observations: list[Observation] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _HealthDelta:
+    seen: datetime
+    battery: float | None = None
+    tamper: bool | None = None
+    fault: str | None = None
+    fault_set: bool = False
+
+
+class Pipeline:
+    def __init__(self, sessions: sessionmaker[Session], registry: DeviceRegistry, settings: GatewaySettings,
+                 metrics: GatewayMetrics) -> None:
+        self.sessions = sessions
+        self.registry = registry
+        self.settings = settings
+        self.metrics = metrics
+        self.transaction_hooks: list[TransactionHook] = []
+
+    def process(self, batch: list[RawMessage]) -> BatchResult:
+        """Process and commit one batch. Raises only when the database itself fails (the caller retries)."""
+        try:
+            with self.sessions.begin() as session:
+                return self._process(session, batch)
+        except Exception:
+            # The cache may hold state from the rolled-back transaction: reload it lazily.
+            self.registry.clear()
+            raise
+
+    def process_one_by_one(self, batch: list[RawMessage]) -> BatchResult:
+        """Fallback after a batch failed for a reason other than the database: isolate the poison message.
+
+        Each message gets its own transaction; one that still fails is dead-lettered
+        with the error, so a single bad message can never block the ones around it.
+        """
+        total = BatchResult()
+        for raw in batch:
+            try:
+                result = self.process([raw])
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    raise
+                log.exception("internal error processing %s", raw.topic)
+                with self.sessions.begin() as session:
+                    self._dead_letter(session, raw, Rejection("internal_error", f"{type(exc).__name__}: {exc}"))
+                total.rejected += 1
+                continue
+            total.accepted += result.accepted
+            total.duplicates += result.duplicates
+            total.rejected += result.rejected
+            total.observations.extend(result.observations)
+        return total
+
+    # -- inside the transaction -------------------------------------------------------------
+
+    def _process(self, session: Session, batch: list[RawMessage]) -> BatchResult:
+        result = BatchResult()
+        accepted: list[tuple[RawMessage, DeviceMessage, DeviceInfo]] = []
+        for raw in batch:
+            decoded = decode(raw, self.settings.max_payload_bytes)
+            if isinstance(decoded, Rejection):
+                self._dead_letter(session, raw, decoded)
+                result.rejected += 1
+                continue
+            info = self._resolve_device(session, raw, decoded)
+            if isinstance(info, Rejection):
+                self._dead_letter(session, raw, info)
+                result.rejected += 1
+                continue
+            if isinstance(decoded, StatusMessage):
+                obs = self._status_change(session, info, decoded.online, raw.received_at, "status")
+                if obs is not None:
+                    result.observations.append(obs)
+                self.metrics.messages.labels(info.kind, "status", "accepted").inc()
+                result.accepted += 1
+                continue
+            accepted.append((raw, decoded, info))
+
+        fresh = self._dedup(session, accepted, result)
+        result.observations.extend(self._store(session, fresh))
+        result.accepted += len(fresh)
+        for hook in self.transaction_hooks:
+            hook(session, result.observations)
+        return result
+
+    def _resolve_device(self, session: Session, raw: RawMessage,
+                        msg: DeviceMessage | StatusMessage) -> DeviceInfo | Rejection:
+        topic = msg.topic
+        info = self.registry.lookup(session, topic.device)
+        if info is None and self.settings.auto_register:
+            info = self._auto_register(session, topic.site, topic.kind, topic.device)
+        if info is None:
+            return Rejection("unregistered_device", f"device {topic.device!r} is not registered", topic.device)
+        if info.site != topic.site:
+            return Rejection("site_mismatch", f"device {topic.device!r} is registered at site {info.site!r}, "
+                             f"not {topic.site!r}", topic.device)
+        if info.kind != topic.kind:
+            return Rejection("kind_mismatch", f"device {topic.device!r} is a {info.kind}, not a {topic.kind}",
+                             topic.device)
+        return info
+
+    def _auto_register(self, session: Session, site: str, kind: str, device_id: str) -> DeviceInfo | None:
+        from anju.db.models import Site
+
+        if session.get(Site, site) is None:
+            return None
+        with session.begin_nested():
+            register_device(session, site, DeviceConfig(id=device_id, kind=kind))
+        self.registry.forget(device_id)
+        log.info("auto-registered %s device %s at site %s", kind, device_id, site)
+        return self.registry.lookup(session, device_id)
+
+    def _dedup(self, session: Session, accepted: list[tuple[RawMessage, DeviceMessage, DeviceInfo]],
+               result: BatchResult) -> list[tuple[RawMessage, DeviceMessage, DeviceInfo]]:
+        keys: list[tuple[str, str]] = []
+        seen_in_batch: set[tuple[str, str]] = set()
+        for _raw, msg, info in accepted:
+            if msg.msg_id is not None:
+                key = (info.id, msg.msg_id)
+                if key not in seen_in_batch:
+                    seen_in_batch.add(key)
+                    keys.append(key)
+        now = accepted[0][0].received_at if accepted else None
+        new_keys = store.claim_message_ids(session, keys, now) if now else set()
+        fresh = []
+        for raw, msg, info in accepted:
+            if msg.msg_id is not None:
+                key = (info.id, msg.msg_id)
+                if key not in new_keys:
+                    self.metrics.messages.labels(info.kind, msg.topic.channel, "duplicate").inc()
+                    result.duplicates += 1
+                    continue
+                new_keys.discard(key)  # a repeat later in the same batch is a duplicate too
+            fresh.append((raw, msg, info))
+        return fresh
+
+    def _store(self, session: Session, fresh: list[tuple[RawMessage, DeviceMessage, DeviceInfo]]) -> list[Observation]:
+        observations: list[Observation] = []
+        event_rows: list[dict[str, Any]] = []
+        event_obs: list[Observation] = []
+        reading_rows: list[dict[str, Any]] = []
+        health: dict[str, tuple[DeviceInfo, _HealthDelta]] = {}
+        came_online: list[tuple[DeviceInfo, datetime]] = []
+        for raw, msg, info in fresh:
+            meaning = msg.meaning
+            obs = Observation(info, msg.topic.channel, msg.payload.type, msg.ts, raw.received_at, msg.msg_id,
+                              msg.data, meaning.readings)
+            observations.append(obs)
+            if meaning.store_event:
+                event_rows.append({
+                    "site_id": info.site, "device_id": info.id, "kind": info.kind, "type": obs.type,
+                    "ts": msg.ts, "received_at": raw.received_at, "msg_id": msg.msg_id, "data": msg.data,
+                })
+                event_obs.append(obs)
+            reading_rows.extend(
+                {"device_id": info.id, "metric": r.metric, "zone": r.zone, "ts": msg.ts, "value": r.value}
+                for r in meaning.readings
+            )
+            if info.id in health:
+                delta = health[info.id][1]
+            else:
+                delta = _HealthDelta(seen=raw.received_at)
+                health[info.id] = (info, delta)
+                if info.online is not True:
+                    came_online.append((info, raw.received_at))
+            delta.seen = max(delta.seen, raw.received_at)
+            h = meaning.health
+            if h.battery is not None:
+                delta.battery = h.battery
+            if h.tamper is not None:
+                delta.tamper = h.tamper
+            if h.fault is not None or (msg.topic.channel == "telemetry" and "fault" in msg.data):
+                delta.fault, delta.fault_set = h.fault, True
+            self.metrics.messages.labels(info.kind, msg.topic.channel, "accepted").inc()
+
+        for event_id, obs in zip(store.insert_events(session, event_rows), event_obs, strict=True):
+            obs.event_id = event_id
+        store.insert_readings(session, reading_rows)
+        store.update_health(session, [
+            {"b_id": dev, "b_seen": d.seen, "b_battery": d.battery, "b_tamper": d.tamper,
+             "b_fault_set": d.fault_set, "b_fault": d.fault}
+            for dev, (_info, d) in health.items()
+        ])
+        for info, at in came_online:
+            obs = self._status_change(session, info, True, at, "traffic")
+            if obs is not None:
+                observations.append(obs)
+        for info, d in health.values():
+            info.last_seen = d.seen if info.last_seen is None else max(info.last_seen, d.seen)
+        return observations
+
+    def _status_change(self, session: Session, info: DeviceInfo, online: bool, at: datetime,
+                       reason: str, silent_since: datetime | None = None) -> Observation | None:
+        """Record an online/offline transition once; None when the device already was in that state."""
+        if not store.set_online(session, info.id, online, at, silent_since):
+            if silent_since is None:
+                info.online = online  # the database already had this state
+            return None
+        info.online = online
+        obs = Observation(info, "status", DEVICE_ONLINE if online else DEVICE_OFFLINE, at, at,
+                          data={"reason": reason})
+        (obs.event_id,) = store.insert_events(session, [{
+            "site_id": info.site, "device_id": info.id, "kind": info.kind, "type": obs.type,
+            "ts": at, "received_at": at, "msg_id": None, "data": obs.data,
+        }])
+        self.metrics.status_changes.labels(str(online).lower(), reason).inc()
+        return obs
+
+    def mark_offline(self, info: DeviceInfo, now: datetime) -> Observation | None:
+        """The timeout path: the device was silent past its deadline."""
+        with self.sessions.begin() as session:
+            obs = self._status_change(session, info, False, now, "timeout", silent_since=now - info.offline_timeout)
+            if obs is not None:
+                for hook in self.transaction_hooks:
+                    hook(session, [obs])
+        return obs
+
+    def _dead_letter(self, session: Session, raw: RawMessage, rejection: Rejection) -> None:
+        log.info("dead letter (%s) on %s: %s", rejection.reason, raw.topic, rejection.detail)
+        store.insert_dead_letters(session, [{
+            "received_at": raw.received_at, "topic": raw.topic[:1024], "reason": rejection.reason,
+            "detail": rejection.detail[:2000], "device_id": rejection.device_id, "size": len(raw.payload),
+            "payload": raw.payload,
+        }])
+        self.metrics.dead_letters.labels(rejection.reason).inc()
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Connection-level database failures: worth retrying the whole batch, not dead-lettering it."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -1,0 +1,133 @@
+"""The device registry: who is allowed to talk, where it is, and a cache in front of it.
+
+Every message needs its device's site, kind and grid; asking the database for
+each would cost more than processing the message, so registered devices are
+cached. Unknown ids are remembered briefly too, so a flood from an
+unregistered device cannot turn into a flood of queries.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from anju.db.models import Device, Grid, Site
+from anju.siteconfig import CommunityConfig, DeviceConfig
+from anju.timeutil import utcnow
+from devices import DRIVERS
+
+NEGATIVE_CACHE_SECONDS = 5.0
+
+
+@dataclass(slots=True)
+class DeviceInfo:
+    id: str
+    site: str
+    kind: str
+    grid: str | None
+    zone: str | None
+    offline_timeout: timedelta
+    online: bool | None = None
+    last_seen: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: Device) -> DeviceInfo:
+        driver = DRIVERS.get(row.kind)
+        timeout = driver.offline_timeout_for(row.attributes) if driver else timedelta(minutes=10)
+        return cls(row.id, row.site_id, row.kind, row.grid_id, row.zone, timeout, row.online, row.last_seen)
+
+
+class DeviceRegistry:
+    """Read-through cache of registered devices, safe to use from several threads."""
+
+    def __init__(self) -> None:
+        self._devices: dict[str, DeviceInfo] = {}
+        self._unknown: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def load_all(self, session: Session) -> list[DeviceInfo]:
+        infos = [DeviceInfo.from_row(row) for row in session.scalars(select(Device))]
+        with self._lock:
+            self._devices = {info.id: info for info in infos}
+            self._unknown.clear()
+        return infos
+
+    def lookup(self, session: Session, device_id: str) -> DeviceInfo | None:
+        info = self._devices.get(device_id)
+        if info is not None:
+            return info
+        if time.monotonic() - self._unknown.get(device_id, -1e9) < NEGATIVE_CACHE_SECONDS:
+            return None
+        row = session.get(Device, device_id)
+        with self._lock:
+            if row is None:
+                self._unknown[device_id] = time.monotonic()
+                return None
+            info = DeviceInfo.from_row(row)
+            self._devices[device_id] = info
+            return info
+
+    def forget(self, device_id: str) -> None:
+        """Drop a cached entry after the device was changed elsewhere (API, import)."""
+        with self._lock:
+            self._devices.pop(device_id, None)
+            self._unknown.pop(device_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._devices.clear()
+            self._unknown.clear()
+
+    def cached(self) -> list[DeviceInfo]:
+        with self._lock:
+            return list(self._devices.values())
+
+
+def register_device(session: Session, site: str, config: DeviceConfig) -> Device:
+    """Insert or update one device from its configuration; health fields are left alone."""
+    if config.kind not in DRIVERS:
+        raise ValueError(f"device {config.id}: unknown kind {config.kind!r} (known: {sorted(DRIVERS)})")
+    row = session.get(Device, config.id)
+    if row is None:
+        row = Device(id=config.id, registered_at=utcnow(), tamper=False)
+        session.add(row)
+    elif row.site_id != site:
+        raise ValueError(f"device {config.id} is already registered at site {row.site_id!r}")
+    row.site_id = site
+    row.kind = config.kind
+    row.grid_id = config.grid
+    row.zone = config.zone
+    row.name = config.name
+    row.location = dict(config.location)
+    row.attributes = dict(config.attributes)
+    return row
+
+
+def apply_site_config(session: Session, community: CommunityConfig) -> int:
+    """Load a site configuration file into the registry (idempotent); returns the devices applied."""
+    count = 0
+    for site in community.sites:
+        site_row = session.get(Site, site.id) or Site(id=site.id)
+        site_row.name, site_row.timezone, site_row.address = site.name, site.timezone, site.address
+        session.add(site_row)
+        session.flush()
+        grid_ids = set()
+        for grid in site.grids:
+            grid_row = session.get(Grid, grid.id) or Grid(id=grid.id)
+            grid_row.site_id, grid_row.name, grid_row.patrol_team = site.id, grid.name, grid.patrol_team
+            session.add(grid_row)
+            grid_ids.add(grid.id)
+        session.flush()
+        for device in site.devices:
+            if device.grid is not None and device.grid not in grid_ids:
+                raise ValueError(f"device {device.id}: grid {device.grid!r} is not a grid of site {site.id!r}")
+            register_device(session, site.id, device)
+            count += 1
+    return count

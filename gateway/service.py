@@ -1,0 +1,184 @@
+"""The running gateway: MQTT hub + processing thread + offline watchdog, around one pipeline."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from anju.config import Settings
+from anju.db import make_engine, migrate, session_factory
+from anju.db.models import Device
+from anju.siteconfig import load_site_config
+from anju.timeutil import utcnow
+from gateway import store
+from gateway.decode import RawMessage
+from gateway.health import DeadlineTracker
+from gateway.metrics import GatewayMetrics
+from gateway.mqtt_hub import MqttHub
+from gateway.observations import DEVICE_OFFLINE, Observation
+from gateway.pipeline import BatchResult, Pipeline, is_database_unavailable
+from gateway.registry import DeviceRegistry, apply_site_config
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[list[Observation]], None]
+PRUNE_EVERY = timedelta(hours=1)
+
+
+class Gateway:
+    """Wire everything from settings; `start()` and `stop()` are all a caller needs."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.db.url)
+        self.sessions = session_factory(self.engine)
+        self.metrics = GatewayMetrics()
+        self.registry = DeviceRegistry()
+        self.deadlines = DeadlineTracker()
+        self.pipeline = Pipeline(self.sessions, self.registry, settings.gateway, self.metrics)
+        self.hub = MqttHub(settings.mqtt, self.metrics, settings.gateway.queue_limit)
+        self.listeners: list[Listener] = []
+        """Called on the processing thread after each commit (live API stream, alert publishing)."""
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.processed_batches = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def prepare_database(self) -> None:
+        """Migrate, load the site file, and warm the registry and the offline deadlines."""
+        migrate(self.engine)
+        if self.settings.site_file:
+            community = load_site_config(self.settings.site_file)
+            with self.sessions.begin() as session:
+                count = apply_site_config(session, community)
+            log.info("site file %s: %d devices registered", self.settings.site_file, count)
+        with self.sessions() as session:
+            infos = self.registry.load_all(session)
+            rows = {d.id: d for d in session.scalars(select(Device).where(Device.online.is_(True)))}
+        for info in infos:
+            row = rows.get(info.id)
+            if row is not None:
+                since = max(t for t in (row.last_seen, row.online_changed_at, row.registered_at) if t is not None)
+                self.deadlines.arm(info.id, since + info.offline_timeout)
+
+    def start(self) -> None:
+        self.prepare_database()
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=self._process_loop, name="anju-processing", daemon=True),
+            threading.Thread(target=self._watchdog_loop, name="anju-watchdog", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        self.hub.start()
+
+    def stop(self, drain_seconds: float = 5.0) -> None:
+        """Stop taking messages, finish what is queued (so it is acknowledged), then disconnect."""
+        self.hub.stop_accepting()
+        deadline = time.monotonic() + drain_seconds
+        while not self.hub.inbox.empty() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.hub.stop()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self.hub.connected.wait(timeout)
+
+    # -- processing thread ------------------------------------------------------------------------
+
+    def _process_loop(self) -> None:
+        batch_size = self.settings.gateway.batch_size
+        while not self._stop.is_set():
+            batch = self.hub.take(batch_size, timeout=0.1)
+            if batch:
+                self._process_batch(batch)
+
+    def _process_batch(self, batch: list[RawMessage]) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                try:
+                    result = self.pipeline.process(batch)
+                except Exception as exc:
+                    if is_database_unavailable(exc):
+                        raise
+                    log.warning("batch of %d failed (%s); retrying one by one", len(batch), exc)
+                    result = self.pipeline.process_one_by_one(batch)
+                break
+            except Exception as exc:  # noqa: BLE001 - the database is down: keep the batch, retry
+                if self._stop.is_set():
+                    return  # not acknowledged: the broker redelivers after restart
+                log.error("database unavailable (%s); retrying in %.1fs", exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        self.hub.ack(batch)
+        self._after_commit(batch, result)
+
+    def _after_commit(self, batch: list[RawMessage], result: BatchResult) -> None:
+        now = utcnow()
+        for raw in batch:
+            self.metrics.latency.observe((now - raw.received_at).total_seconds())
+        self._track_deadlines(result.observations)
+        self.processed_batches += 1
+        self._notify(result.observations)
+
+    def _track_deadlines(self, observations: list[Observation]) -> None:
+        for obs in observations:
+            if obs.type == DEVICE_OFFLINE:
+                self.deadlines.disarm(obs.device.id)
+            else:
+                self.deadlines.arm(obs.device.id, obs.received_at + obs.device.offline_timeout)
+
+    def _notify(self, observations: list[Observation]) -> None:
+        if not observations:
+            return
+        for listener in self.listeners:
+            try:
+                listener(observations)
+            except Exception:
+                log.exception("listener %r failed", listener)
+
+    # -- watchdog thread --------------------------------------------------------------------------
+
+    def _watchdog_loop(self) -> None:
+        interval = self.settings.gateway.watchdog_interval
+        next_prune = utcnow()
+        while not self._stop.wait(interval):
+            now = utcnow()
+            try:
+                self._expire(now)
+                if now >= next_prune:
+                    self._prune(now)
+                    next_prune = now + PRUNE_EVERY
+            except Exception:
+                log.exception("watchdog tick failed")
+
+    def _expire(self, now: datetime) -> None:
+        for device_id in self.deadlines.due(now):
+            with self.sessions() as session:
+                info = self.registry.lookup(session, device_id)
+            if info is None:
+                continue
+            try:
+                obs = self.pipeline.mark_offline(info, now)
+            except Exception:
+                self.deadlines.arm(device_id, now)  # try again on the next tick
+                raise
+            if obs is not None:
+                log.info("device %s offline: silent for %s", device_id, info.offline_timeout)
+                self._notify([obs])
+
+    def _prune(self, now: datetime) -> None:
+        with self.sessions.begin() as session:
+            removed = store.prune_processed_ids(
+                session, now - timedelta(days=self.settings.gateway.dedup_retention_days))
+        if removed:
+            log.info("pruned %d dedup ids", removed)

@@ -1,0 +1,92 @@
+"""The SQL writes of one processing batch, as few round trips as the backends allow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, case, delete, func, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from anju.db.models import DeadLetter, Device, Event, ProcessedMessage, Reading, UtcDateTime
+
+DEAD_LETTER_PAYLOAD_LIMIT = 4096
+
+
+def claim_message_ids(session: Session, keys: Sequence[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+    """Record (device, msg_id) pairs as processed; returns those that were new.
+
+    Atomic in the database (INSERT ... ON CONFLICT DO NOTHING RETURNING), so two
+    gateway processes can never both accept the same message.
+    """
+    if not keys:
+        return set()
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert(ProcessedMessage) if dialect == "postgresql" else sqlite.insert(ProcessedMessage)
+    stmt = ins.on_conflict_do_nothing().returning(ProcessedMessage.device_id, ProcessedMessage.msg_id)
+    rows = [{"device_id": d, "msg_id": m, "received_at": now} for d, m in keys]
+    return {(d, m) for d, m in session.execute(stmt, rows)}
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert events and return their ids in the order given."""
+    if not rows:
+        return []
+    stmt = insert(Event).returning(Event.id, sort_by_parameter_order=True)
+    return list(session.scalars(stmt, rows))
+
+
+def insert_readings(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Reading), rows)
+
+
+def insert_dead_letters(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    rows = [{**row, "payload": row["payload"][:DEAD_LETTER_PAYLOAD_LIMIT]} for row in rows]
+    if rows:
+        session.execute(insert(DeadLetter), rows)
+
+
+_seen = bindparam("b_seen", type_=UtcDateTime())
+_HEALTH_UPDATE = (
+    update(Device)
+    .where(Device.id == bindparam("b_id"))
+    .values(
+        # Never move last_seen backwards: batches from two workers may commit out of order.
+        last_seen=case((Device.last_seen.is_(None), _seen), (Device.last_seen < _seen, _seen), else_=Device.last_seen),
+        battery=func.coalesce(bindparam("b_battery"), Device.battery),
+        tamper=func.coalesce(bindparam("b_tamper"), Device.tamper),
+        fault=case((bindparam("b_fault_set"), bindparam("b_fault")), else_=Device.fault),
+    )
+)
+
+
+def update_health(session: Session, rows: list[dict[str, Any]]) -> None:
+    """rows: b_id, b_seen, b_battery, b_tamper, b_fault_set, b_fault (None = unchanged)."""
+    if rows:
+        session.connection().execute(_HEALTH_UPDATE, rows)
+
+
+def set_online(session: Session, device_id: str, online: bool, at: datetime,
+               only_if_silent_since: datetime | None = None) -> bool:
+    """Flip a device's online flag; True when it really changed (so exactly one transition is recorded).
+
+    `only_if_silent_since` guards the timeout path: a device heard from after
+    that instant (perhaps by another worker) is not marked offline.
+    """
+    stmt = (
+        update(Device)
+        .where(Device.id == device_id)
+        .where((Device.online.is_(None)) | (Device.online != online))
+        .values(online=online, online_changed_at=at)
+    )
+    if only_if_silent_since is not None:
+        stmt = stmt.where((Device.last_seen.is_(None)) | (Device.last_seen < only_if_silent_since))
+    return session.execute(stmt).rowcount == 1
+
+
+def prune_processed_ids(session: Session, older_than: datetime) -> int:
+    """Forget dedup ids past their retention, so the table does not grow forever."""
+    return session.execute(delete(ProcessedMessage).where(ProcessedMessage.received_at < older_than)).rowcount

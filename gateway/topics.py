@@ -1,0 +1,45 @@
+"""The topic layout of SPEC §2, in one place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PREFIX = "anju/v1"
+CHANNELS = ("event", "telemetry", "status")
+_ID = r"[A-Za-z0-9_-]{1,64}"
+_DEVICE_TOPIC = re.compile(
+    rf"^anju/v1/(?P<site>{_ID})/(?P<kind>{_ID})/(?P<device>{_ID})/(?P<channel>event|telemetry|status)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTopic:
+    site: str
+    kind: str
+    device: str
+    channel: str
+
+
+def parse_device_topic(topic: str) -> DeviceTopic | None:
+    """The parts of a device-to-gateway topic, or None when it is not one."""
+    m = _DEVICE_TOPIC.match(topic)
+    if m is None:
+        return None
+    return DeviceTopic(m["site"], m["kind"], m["device"], m["channel"])
+
+
+def subscription_filters(shared_group: str | None = None) -> list[str]:
+    """What the gateway subscribes to; through `$share/<group>/` when workers share the load."""
+    filters = [f"{PREFIX}/+/+/+/{channel}" for channel in CHANNELS]
+    if shared_group:
+        filters = [f"$share/{shared_group}/{f}" for f in filters]
+    return filters
+
+
+def device_topic(site: str, kind: str, device: str, channel: str) -> str:
+    return f"{PREFIX}/{site}/{kind}/{device}/{channel}"
+
+
+def alerts_topic(site: str) -> str:
+    return f"{PREFIX}/{site}/alerts"
