@@ -1,0 +1,103 @@
+"""Test helpers: a small site, a raw publisher, and polling."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import orjson
+import paho.mqtt.client as mqtt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from anju.db.models import DeadLetter, Event
+from gateway.mqtt_hub import parse_broker_url, set_nodelay
+
+T = TypeVar("T")
+
+def make_site(site_id: str) -> dict[str, Any]:
+    """A small site; each test gets its own site id, so retained messages and topics never leak between tests."""
+    return {"sites": [{
+        "id": site_id, "name": "测试社区",
+        "grids": [{"id": "g1", "name": "第一网格", "patrol_team": "一组"}],
+        "devices": [
+            {"id": "eb1", "kind": "elder_button", "grid": "g1", "location": {"building": "1", "unit": "2"}},
+            {"id": "eb2", "kind": "elder_button", "grid": "g1", "attributes": {"offline_timeout_s": 1}},
+            {"id": "gate1", "kind": "access_gate", "grid": "g1"},
+            {"id": "cam1", "kind": "plate_camera", "grid": "g1"},
+            {"id": "face1", "kind": "face_camera", "grid": "g1"},
+            {"id": "fence1", "kind": "fence", "grid": "g1", "attributes": {"zones": ["Z1", "Z2"]}},
+        ],
+    }]}
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:
+    """Poll until `predicate()` is truthy; fail with `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+class Publisher:
+    """A plain MQTT client for sending exactly the bytes a test wants, to exactly the topic it wants."""
+
+    def __init__(self, broker_url: str, site: str, client_id: str | None = None) -> None:
+        self.site = site
+        addr = parse_broker_url(broker_url)
+        client_id = client_id or f"pub-{uuid.uuid4().hex[:8]}"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.username_pw_set(addr.username or "test-publisher", addr.password)
+        self.client.on_connect = lambda c, *_: set_nodelay(c)
+        self.client.connect(addr.host, addr.port)
+        self.client.loop_start()
+
+    def raw(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+        data = payload.encode() if isinstance(payload, str) else payload
+        info = self.client.publish(topic, data, qos=qos, retain=retain)
+        info.wait_for_publish(5)
+
+    def topic(self, kind: str, device: str, channel: str) -> str:
+        return f"anju/v1/{self.site}/{kind}/{device}/{channel}"
+
+    def send(self, device: str, kind: str, channel: str, qos: int = 1, **fields: Any) -> str:
+        """Publish a JSON message; returns its msg_id (generated unless given)."""
+        fields.setdefault("msg_id", uuid.uuid4().hex)
+        self.raw(self.topic(kind, device, channel), orjson.dumps(fields), qos=qos)
+        return fields["msg_id"]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def count_events(session: Session, **where: Any) -> int:
+    stmt = select(func.count()).select_from(Event)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(Event, key) == value)
+    return session.scalar(stmt) or 0
+
+
+def dead_letter_reasons(session: Session) -> list[str]:
+    return list(session.scalars(select(DeadLetter.reason).order_by(DeadLetter.id)))
+
+
+def clear_session(broker_url: str, client_id: str) -> None:
+    """Remove a persistent session from the broker, so finished tests leave nothing queued behind."""
+    addr = parse_broker_url(broker_url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.username_pw_set(addr.username or "cleanup", addr.password)
+    try:
+        client.connect(addr.host, addr.port)
+        client.loop_start()
+        time.sleep(0.05)
+        client.disconnect()
+        client.loop_stop()
+    except OSError:
+        pass
