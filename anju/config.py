@@ -10,11 +10,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
-class MqttSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(_Section):
     url: str = "mqtt://127.0.0.1:1883"
     client_id: str = "anju-gateway"
     """Fixed, so the broker keeps the gateway's persistent session across restarts."""
@@ -29,17 +34,17 @@ class MqttSettings(BaseModel):
     tls_key: str | None = None
 
 
-class DbSettings(BaseModel):
+class DbSettings(_Section):
     url: str = "sqlite:///anju.db"
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
     admin_token: str | None = None
 
 
-class GatewaySettings(BaseModel):
+class GatewaySettings(_Section):
     max_payload_bytes: int = 256 * 1024
     batch_size: int = 500
     """Messages committed in one transaction; acknowledgements go out after the commit."""
