@@ -30,6 +30,8 @@ def create_app(gateway: Gateway) -> FastAPI:
             "mqtt_connected": gateway.hub.connected.is_set(),
             "database": "ok" if db_ok else "unavailable",
             "queue_depth": gateway.hub.inbox.qsize(),
+            "messages_accepted": int(gateway.metrics.total("anju_messages_total", outcome="accepted")),
+            "dead_letters": int(gateway.metrics.total("anju_dead_letters_total")),
         }
 
     return app

@@ -30,6 +30,15 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+    def total(self, name: str, **labels: str) -> float:
+        """Sum of a metric's samples whose labels include `labels` (e.g. every accepted message)."""
+        return sum(
+            sample.value
+            for family in self.registry.collect()
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
     def value(self, name: str, **labels: str) -> float:
         """Current value of a sample (0 when never set): for tests and the health endpoint."""
         return self.registry.get_sample_value(name, labels) or 0.0
