@@ -72,6 +72,29 @@ def simulate(
     typer.echo(report.summary() if hasattr(report, "summary") else str(report))
 
 
+bench_app = typer.Typer(help="Benchmarks: each reports a ratio against a limit measured in the same run.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    broker: Annotated[str | None, typer.Option(help="broker URL (default: a private Mosquitto configured for load)")]
+    = None,
+    devices: Annotated[int, typer.Option(help="simulated devices")] = 500,
+    rate: Annotated[float, typer.Option(help="offered messages per second (high = as fast as possible)")] = 100_000,
+    duration: Annotated[float, typer.Option(help="seconds of traffic")] = 15.0,
+    db: Annotated[str | None, typer.Option(help="database URL (default: a fresh SQLite file)")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
+) -> None:
+    """Gateway end-to-end processed rate vs. a bare paho subscriber on the same traffic (target >= 0.7x)."""
+    from anju.bench.ingest import run_ingest_bench
+
+    _logging("WARNING")
+    result = run_ingest_bench(broker, devices, rate, duration, db, out)
+    typer.echo(result.summary())
+
+
 def main() -> None:
     app()
 

@@ -64,6 +64,18 @@ def set_nodelay(client: mqtt.Client) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def forget_session(broker_url: str, client_id: str) -> None:
+    """Remove a persistent session from the broker (a finished test or benchmark leaves nothing queued)."""
+    addr = parse_broker_url(broker_url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.username_pw_set(addr.username or "anju-cleanup", addr.password)
+    with contextlib.suppress(OSError):
+        client.connect(addr.host, addr.port)
+        client.loop_start()
+        client.disconnect()
+        client.loop_stop()
+
+
 class MqttHub:
     def __init__(self, settings: MqttSettings, metrics: GatewayMetrics, queue_limit: int) -> None:
         self.settings = settings

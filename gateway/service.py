@@ -44,6 +44,8 @@ class Gateway:
         self.hub = MqttHub(settings.mqtt, self.metrics, settings.gateway.queue_limit)
         self.listeners: list[Listener] = []
         """Called on the processing thread after each commit (live API stream, alert publishing)."""
+        self.batch_listeners: list[Callable[[list[RawMessage], BatchResult], None]] = []
+        """Called after each committed batch with its raw messages (benchmarks, instrumentation)."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.processed_batches = 0
@@ -128,6 +130,8 @@ class Gateway:
             self.metrics.latency.observe((now - raw.received_at).total_seconds())
         self._track_deadlines(result.observations)
         self.processed_batches += 1
+        for listener in self.batch_listeners:
+            listener(batch, result)
         self._notify(result.observations)
 
     def _track_deadlines(self, observations: list[Observation]) -> None:

@@ -21,8 +21,9 @@ from sqlalchemy.engine import make_url
 from anju.config import Settings, load_settings
 from anju.db import make_engine, migrate
 from gateway.embedded_broker import EmbeddedBroker
+from gateway.mqtt_hub import forget_session
 from gateway.service import Gateway
-from tests.helpers import Publisher, clear_session, make_site
+from tests.helpers import Publisher, make_site
 
 MQTT_URL = os.environ.get("ANJU_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 PG_URL = os.environ.get("ANJU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -174,4 +175,4 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
         gw.stop(drain_seconds=1)
         gw.engine.dispose()
     for url in brokers:
-        clear_session(url, client_id)
+        forget_session(url, client_id)

@@ -87,17 +87,3 @@ def count_events(session: Session, **where: Any) -> int:
 def dead_letter_reasons(session: Session) -> list[str]:
     return list(session.scalars(select(DeadLetter.reason).order_by(DeadLetter.id)))
 
-
-def clear_session(broker_url: str, client_id: str) -> None:
-    """Remove a persistent session from the broker, so finished tests leave nothing queued behind."""
-    addr = parse_broker_url(broker_url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    client.username_pw_set(addr.username or "cleanup", addr.password)
-    try:
-        client.connect(addr.host, addr.port)
-        client.loop_start()
-        time.sleep(0.05)
-        client.disconnect()
-        client.loop_stop()
-    except OSError:
-        pass

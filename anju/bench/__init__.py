@@ -1,0 +1,1 @@
+"""Benchmarks behind `anju bench`: each reports a ratio against a limit measured in the same run."""

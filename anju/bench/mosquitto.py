@@ -1,0 +1,86 @@
+"""A private Mosquitto, configured for load, for benchmarks and tests that must own their broker.
+
+Mosquitto's defaults (20 unacknowledged QoS 1 messages per client, 1000 queued)
+silently drop messages to a busy subscriber; a broker Anju starts never runs
+with them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+CONFIG = """\
+listener {port} 127.0.0.1
+allow_anonymous true
+persistence {persistence}
+persistence_location {workdir}/
+max_queued_messages 0
+max_inflight_messages {max_inflight}
+max_packet_size 1048576
+sys_interval 1
+log_dest none
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ManagedMosquitto:
+    def __init__(self, port: int | None = None, persistence: bool = False, max_inflight: int = 1000) -> None:
+        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.port = port or _free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix="anju-mosquitto-"))
+        self.persistence = persistence
+        self.max_inflight = max_inflight
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("mosquitto") is not None or Path("/usr/sbin/mosquitto").exists()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(CONFIG.format(port=self.port, workdir=self.workdir, max_inflight=self.max_inflight,
+                                      persistence="true" if self.persistence else "false"))
+        self.process = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"mosquitto exited at start: {err}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not listen on port {self.port} within {timeout}s")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def __enter__(self) -> ManagedMosquitto:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
