@@ -149,21 +149,25 @@ GatewayFactory = Callable[..., Gateway]
 
 @pytest.fixture
 def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
-    """Build and start gateways; each test gets its own MQTT client id, so sessions never mix."""
-    started: list[Gateway] = []
-    brokers: set[str] = set()
-    client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
+    """Build and start gateways; each test gets its own MQTT client id, so sessions never mix.
 
-    def factory(broker: str, db: str, start: bool = True, **gateway: object) -> Gateway:
+    `mqtt={...}` overrides MQTT settings (protocol, shared_group, a second worker's client_id).
+    """
+    started: list[Gateway] = []
+    sessions: set[tuple[str, str]] = set()
+    default_client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
+
+    def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None, **gateway: object) -> Gateway:
         url = broker.replace("mqtt://", "mqtt://anju-gateway@") if "@" not in broker else broker
+        mqtt_settings = {"url": url, "client_id": default_client_id, **(mqtt or {})}
         settings: Settings = load_settings(
-            mqtt={"url": url, "client_id": client_id},
+            mqtt=mqtt_settings,
             db={"url": db},
             site_file=str(site_file),
             gateway={"watchdog_interval": 0.1, **gateway},
         )
         gw = Gateway(settings)
-        brokers.add(url)
+        sessions.add((url, mqtt_settings["client_id"]))
         if start:
             gw.start()
             assert gw.wait_connected(10), f"gateway could not connect to {broker}"
@@ -174,5 +178,5 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
     for gw in started:
         gw.stop(drain_seconds=1)
         gw.engine.dispose()
-    for url in brokers:
+    for url, client_id in sessions:
         forget_session(url, client_id)

@@ -1,0 +1,76 @@
+"""The hub's connection behaviour on a broker the test owns: restarts, MQTT 5, shared subscriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from anju.bench.mosquitto import ManagedMosquitto
+from anju.db.models import Event
+from tests.conftest import GatewayFactory, unavailable
+from tests.helpers import Publisher, count_events, wait_for
+
+pytestmark = [pytest.mark.broker]
+
+
+@pytest.fixture
+def own_mosquitto() -> Iterator[ManagedMosquitto]:
+    if not ManagedMosquitto.available():
+        unavailable("mosquitto is not installed (apt-get install mosquitto)")
+    broker = ManagedMosquitto(persistence=True)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def test_gateway_reconnects_and_resubscribes_after_broker_restart(
+        make_gateway: GatewayFactory, own_mosquitto: ManagedMosquitto, sqlite_url: str, site_id: str) -> None:
+    gw = make_gateway(own_mosquitto.url, sqlite_url)
+    pub = Publisher(own_mosquitto.url, site_id)
+    before = pub.send("eb1", "elder_button", "event", type="press")
+    pub.close()
+    with gw.sessions() as s:
+        wait_for(lambda: s.scalar(select(Event.id).where(Event.msg_id == before)), what="press before restart")
+
+    own_mosquitto.stop()
+    wait_for(lambda: not gw.hub.connected.is_set(), what="gateway notices the broker is gone")
+    own_mosquitto.start()
+    assert gw.wait_connected(40), "gateway did not reconnect"
+
+    pub = Publisher(own_mosquitto.url, site_id)
+    after = pub.send("eb1", "elder_button", "event", type="press")
+    pub.close()
+    with gw.sessions() as s:
+        wait_for(lambda: s.scalar(select(Event.id).where(Event.msg_id == after)), what="press after restart")
+
+
+def test_mqtt5_persistent_session(make_gateway: GatewayFactory, own_mosquitto: ManagedMosquitto, sqlite_url: str,
+                                  site_id: str) -> None:
+    gw = make_gateway(own_mosquitto.url, sqlite_url, mqtt={"protocol": "5"})
+    gw.stop()
+    pub = Publisher(own_mosquitto.url, site_id)
+    queued = pub.send("eb1", "elder_button", "event", type="press")
+    pub.close()
+    gw2 = make_gateway(own_mosquitto.url, sqlite_url, mqtt={"protocol": "5"})
+    with gw2.sessions() as s:
+        wait_for(lambda: s.scalar(select(Event.id).where(Event.msg_id == queued)), what="queued MQTT 5 press")
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_two_workers_share_one_subscription(make_gateway: GatewayFactory, own_mosquitto: ManagedMosquitto,
+                                            pg_url: str, site_id: str, protocol: str) -> None:
+    """`$share/<group>/...`: each message reaches one of the workers; dedup holds in the shared database."""
+    workers = [make_gateway(own_mosquitto.url, pg_url, mqtt={"client_id": f"{site_id}-w{n}", "shared_group": "anju",
+                                                             "protocol": protocol})
+               for n in range(2)]
+    pub = Publisher(own_mosquitto.url, site_id)
+    ids = [pub.send("eb1", "elder_button", "event", type="press") for _ in range(40)]
+    pub.close()
+    with workers[0].sessions() as s:
+        wait_for(lambda: count_events(s, type="press") == len(ids), what="all presses")
+    shares = [w.metrics.value("anju_messages_total", kind="elder_button", channel="event", outcome="accepted")
+              for w in workers]
+    assert sum(shares) == len(ids)
+    assert all(n > 0 for n in shares), f"one worker got everything: {shares}"
