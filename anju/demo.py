@@ -8,11 +8,10 @@ import tempfile
 import threading
 from pathlib import Path
 
-import uvicorn
-
 from anju.config import load_settings
 from anju.siteconfig import sample_community_path
 from api.app import create_app
+from api.serve import serve_http
 from gateway.embedded_broker import EmbeddedBroker
 from gateway.service import Gateway
 
@@ -69,7 +68,7 @@ def run_demo(port: int, mqtt_port: int, simulators: bool, db_url: str | None, sp
         flush=True,
     )
     try:
-        uvicorn.run(create_app(gateway), host=host, port=port, log_level="warning")
+        serve_http(create_app(gateway), host=host, port=port)
     finally:
         stop_sims.set()
         if sim_thread is not None:

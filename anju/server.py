@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-import uvicorn
-
 from anju.config import Settings
 from api.app import create_app
+from api.serve import serve_http
 from gateway.service import Gateway
 
 log = logging.getLogger(__name__)
@@ -18,7 +17,7 @@ def run_server(settings: Settings) -> None:
     gateway.start()
     try:
         # uvicorn owns the main thread and its signal handlers; when it returns, we stop the rest.
-        uvicorn.run(create_app(gateway), host=settings.api.host, port=settings.api.port, log_level="warning")
+        serve_http(create_app(gateway), host=settings.api.host, port=settings.api.port)
     finally:
         gateway.stop()
         log.info("stopped")

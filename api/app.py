@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
 from anju import __version__
@@ -33,5 +34,10 @@ def create_app(gateway: Gateway) -> FastAPI:
             "messages_accepted": int(gateway.metrics.total("anju_messages_total", outcome="accepted")),
             "dead_letters": int(gateway.metrics.total("anju_dead_letters_total")),
         }
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        # The web console will live here; until then the interactive API docs are the front door.
+        return RedirectResponse("/docs")
 
     return app
