@@ -57,19 +57,27 @@ def simulate(
     seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same run")] = 1,
     speed: Annotated[float, typer.Option(help="community: simulated seconds per real second")] = 60.0,
     site_file: Annotated[Path | None, typer.Option(help="site file (default: the sample community)")] = None,
+    kind: Annotated[str | None, typer.Option(help="load mode: only this device kind")] = None,
+    connections: Annotated[int, typer.Option(help="load mode: shared MQTT connections")] = 4,
 ) -> None:
     """Drive simulated devices (or a named scenario) against any broker."""
+    import signal
+    import threading
+
+    from simulators.connection import BrokerUnavailable
     from simulators.runner import run_simulation
 
     _logging("INFO")
-    if devices is not None or rate is not None:
-        scenario = "load" if scenario == "community" else scenario
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C ends the run and still prints the report
     try:
         report = run_simulation(broker, scenario=scenario, devices=devices, rate=rate, duration=duration,
-                                seed=seed, speed=speed, site_file=str(site_file) if site_file else None)
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    typer.echo(report.summary() if hasattr(report, "summary") else str(report))
+                                seed=seed, speed=speed, site_file=str(site_file) if site_file else None,
+                                stop_event=stop, kind=kind, connections=connections)
+    except (BrokerUnavailable, ValueError) as exc:
+        typer.echo(f"anju simulate: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(report.summary())
 
 
 bench_app = typer.Typer(help="Benchmarks: each reports a ratio against a limit measured in the same run.",

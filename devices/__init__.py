@@ -15,10 +15,11 @@ from devices.plate_camera import PlateCamera
 BUILTIN_DRIVERS: tuple[type[DeviceDriver], ...] = (ElderButton, AccessGate, PlateCamera, FaceCamera, Fence)
 
 DRIVERS: dict[str, DeviceDriver] = {cls.kind: cls() for cls in BUILTIN_DRIVERS}
+KINDS: tuple[str, ...] = tuple(DRIVERS)
 
 
 def get_driver(kind: str) -> DeviceDriver | None:
     return DRIVERS.get(kind)
 
 
-__all__ = ["BUILTIN_DRIVERS", "DRIVERS", "DeviceDriver", "get_driver"]
+__all__ = ["BUILTIN_DRIVERS", "DRIVERS", "KINDS", "DeviceDriver", "get_driver"]

@@ -15,9 +15,9 @@ import orjson
 from pydantic import ValidationError
 
 from anju.timeutil import parse_event_time
+from anju.topics import DeviceTopic, parse_device_topic
 from devices import DRIVERS
 from devices.base import DeviceDriver, Interpretation, Payload
-from gateway.topics import DeviceTopic, parse_device_topic
 
 
 @dataclass(slots=True)

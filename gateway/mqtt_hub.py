@@ -7,73 +7,24 @@ messages are acknowledged manually, after the batch holding them is committed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
-import socket
 import ssl
 import threading
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from anju.config import MqttSettings
+from anju.mqtt import parse_broker_url, set_nodelay
 from anju.timeutil import utcnow
+from anju.topics import subscription_filters
 from gateway.decode import RawMessage
 from gateway.metrics import GatewayMetrics
-from gateway.topics import subscription_filters
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    host: str
-    port: int
-    tls: bool
-    username: str | None
-    password: str | None
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """`mqtt://[user:pass@]host:port` or `mqtts://...` (TLS)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-        raise ValueError(f"broker URL {url!r}: scheme must be mqtt:// or mqtts://")
-    tls = parts.scheme in ("mqtts", "ssl")
-    if not parts.hostname:
-        raise ValueError(f"broker URL {url!r} has no host")
-    return BrokerAddress(
-        host=parts.hostname,
-        port=parts.port or (8883 if tls else 1883),
-        tls=tls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-    )
-
-
-def set_nodelay(client: mqtt.Client) -> None:
-    """Disable Nagle: small QoS 1 messages otherwise wait for the previous ACK (~30 ms p99 here)."""
-    sock = client.socket()
-    if sock is not None:
-        with contextlib.suppress(OSError):  # not a TCP socket (e.g. a websocket transport)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def forget_session(broker_url: str, client_id: str) -> None:
-    """Remove a persistent session from the broker (a finished test or benchmark leaves nothing queued)."""
-    addr = parse_broker_url(broker_url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    client.username_pw_set(addr.username or "anju-cleanup", addr.password)
-    with contextlib.suppress(OSError):
-        client.connect(addr.host, addr.port)
-        client.loop_start()
-        client.disconnect()
-        client.loop_stop()
 
 
 class MqttHub:
@@ -85,6 +36,7 @@ class MqttHub:
         self.address = parse_broker_url(settings.url)
         self.connected = threading.Event()
         self._accepting = True
+        self._subscribe_mid = -1
         self._generation = 0
         """Bumped on every (re)connect: a message id is only valid on the connection that delivered it."""
         v5 = settings.protocol == "5"
@@ -105,6 +57,7 @@ class MqttHub:
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
 
@@ -138,9 +91,20 @@ class MqttHub:
             return
         set_nodelay(client)
         self._generation += 1
-        client.subscribe([(f, 1) for f in subscription_filters(self.settings.shared_group)])
+        _result, self._subscribe_mid = client.subscribe(
+            [(f, 1) for f in subscription_filters(self.settings.shared_group)])
         log.info("connected to %s:%s (session present: %s)", self.address.host, self.address.port,
                  flags.session_present)
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[Any], _props: Any) -> None:
+        # Ready only once the broker has confirmed the subscription: before the SUBACK,
+        # a fresh session would not receive what devices publish.
+        if mid != self._subscribe_mid:
+            return
+        refused = [r for r in reasons if r.is_failure]
+        if refused:
+            log.error("broker refused our subscription: %s", refused)
+            return
         self.connected.set()
         self.metrics.mqtt_connected.set(1)
 

@@ -20,10 +20,10 @@ from sqlalchemy.engine import make_url
 
 from anju.config import Settings, load_settings
 from anju.db import make_engine, migrate
+from anju.mqtt import forget_session
 from gateway.embedded_broker import EmbeddedBroker
-from gateway.mqtt_hub import forget_session
 from gateway.service import Gateway
-from tests.helpers import Publisher, make_site
+from tests.helpers import Publisher, clear_retained, make_site
 
 MQTT_URL = os.environ.get("ANJU_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 PG_URL = os.environ.get("ANJU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -142,6 +142,7 @@ def publisher(broker_url: str, site_id: str) -> Iterator[Publisher]:
     pub = Publisher(broker_url, site_id)
     yield pub
     pub.close()
+    clear_retained(broker_url, site_id)
 
 
 GatewayFactory = Callable[..., Gateway]

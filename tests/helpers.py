@@ -12,8 +12,8 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import DeadLetter, Event
-from gateway.mqtt_hub import parse_broker_url, set_nodelay
+from anju.db.models import Event
+from anju.mqtt import parse_broker_url, set_nodelay
 
 T = TypeVar("T")
 
@@ -84,6 +84,19 @@ def count_events(session: Session, **where: Any) -> int:
     return session.scalar(stmt) or 0
 
 
-def dead_letter_reasons(session: Session) -> list[str]:
-    return list(session.scalars(select(DeadLetter.reason).order_by(DeadLetter.id)))
-
+def clear_retained(broker_url: str, site: str, settle: float = 0.3) -> int:
+    """Delete the retained status messages a test left under `site`, so later gateways do not receive them."""
+    addr = parse_broker_url(broker_url)
+    topics: set[str] = set()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"cleanup-{uuid.uuid4().hex[:8]}")
+    client.username_pw_set(addr.username or "cleanup", addr.password)
+    client.on_message = lambda _c, _u, msg: topics.add(msg.topic) if msg.retain and msg.payload else None
+    client.connect(addr.host, addr.port)
+    client.loop_start()
+    client.subscribe(f"anju/v1/{site}/+/+/status", qos=1)
+    time.sleep(settle)
+    for topic in topics:
+        client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+    return len(topics)

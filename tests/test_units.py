@@ -11,9 +11,9 @@ from alembic.migration import MigrationContext
 
 from anju.config import load_settings
 from anju.db import Base, make_engine, migrate
+from anju.mqtt import parse_broker_url
 from anju.siteconfig import load_site_config, sample_community_path
 from gateway.health import DeadlineTracker
-from gateway.mqtt_hub import parse_broker_url
 
 
 def test_environment_overrides_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

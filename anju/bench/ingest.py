@@ -22,7 +22,7 @@ import yaml
 
 from anju.bench.mosquitto import ManagedMosquitto
 from anju.config import load_settings
-from gateway.mqtt_hub import forget_session, parse_broker_url, set_nodelay
+from anju.mqtt import forget_session, parse_broker_url, set_nodelay
 from gateway.service import Gateway
 
 TARGET_RATIO = 0.7

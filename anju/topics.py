@@ -1,4 +1,8 @@
-"""The topic layout of SPEC §2, in one place."""
+"""The topic layout of SPEC §2, in one place: the gateway parses with it, simulators and tests build with it.
+
+Parsing does not check the kind against the drivers, so that the gateway can
+tell an unknown kind (`unknown_kind`) from a malformed topic (`malformed_topic`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from dataclasses import dataclass
 PREFIX = "anju/v1"
 CHANNELS = ("event", "telemetry", "status")
 _ID = r"[A-Za-z0-9_-]{1,64}"
+ID_RE = re.compile(rf"^{_ID}$")
+STATUS_ONLINE = b"online"
+STATUS_OFFLINE = b"offline"
 _DEVICE_TOPIC = re.compile(
     rf"^anju/v1/(?P<site>{_ID})/(?P<kind>{_ID})/(?P<device>{_ID})/(?P<channel>event|telemetry|status)$"
 )
@@ -37,7 +44,18 @@ def subscription_filters(shared_group: str | None = None) -> list[str]:
     return filters
 
 
+def is_valid_id(value: str) -> bool:
+    """True for a site or device id the SPEC allows (`[A-Za-z0-9_-]{1,64}`)."""
+    return bool(ID_RE.match(value))
+
+
 def device_topic(site: str, kind: str, device: str, channel: str) -> str:
+    """Build a device topic, refusing anything the gateway would call malformed."""
+    for what, value in (("site", site), ("kind", kind), ("device", device)):
+        if not is_valid_id(value):
+            raise ValueError(f"bad {what} id {value!r}")
+    if channel not in CHANNELS:
+        raise ValueError(f"bad channel {channel!r}")
     return f"{PREFIX}/{site}/{kind}/{device}/{channel}"
 
 

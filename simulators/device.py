@@ -1,0 +1,160 @@
+"""A simulated device: one kind model speaking the SPEC over its own MQTT connection.
+
+Own connection per device (client id = username = device id) because that is
+what real devices do and what makes the broker publish the device's will
+(`offline`, retained) when it drops. `online` is published retained on every
+(re)connect.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+from anju.mqtt import BrokerSettings
+from anju.topics import STATUS_OFFLINE, STATUS_ONLINE, device_topic
+from simulators.connection import MqttConnection, PublishListener
+from simulators.kinds import KindModel, make_model
+from simulators.messages import Message, MsgIdFactory, build_payload, encode_payload, epoch_ms
+from simulators.netloop import NetLoop
+
+EVENT_QOS = 1
+TELEMETRY_QOS = 0
+
+
+class DeviceOffline(RuntimeError):
+    """The device was told to go offline (dropped or silent) and cannot publish."""
+
+
+class SimulatedDevice:
+    """A device of `kind` at `site`, publishing SPEC payloads.
+
+    `model` defaults to the kind's model (`device.model.press()` etc.); pass one
+    to share state with a scenario. `listener` gets publish accounting.
+    """
+
+    def __init__(
+        self,
+        site: str,
+        kind: str,
+        device_id: str,
+        broker: BrokerSettings,
+        *,
+        model: KindModel | None = None,
+        rng: random.Random | None = None,
+        listener: PublishListener | None = None,
+        netloop: NetLoop | None = None,
+        msg_ids: MsgIdFactory | None = None,
+        telemetry_qos: int = TELEMETRY_QOS,
+        keepalive: int = 30,
+    ) -> None:
+        self.site = site
+        self.kind = kind
+        self.device_id = device_id
+        self.model = model or make_model(kind, rng)
+        self.msg_ids = msg_ids or MsgIdFactory()
+        self.telemetry_qos = telemetry_qos
+        self.status_topic = device_topic(site, kind, device_id, "status")
+        self._topics = {ch: device_topic(site, kind, device_id, ch) for ch in ("event", "telemetry")}
+        self.silent = False
+        self.dropped = False
+        self.last_sent: tuple[str, bytes, int] | None = None  # topic, payload, qos of the last message
+        self._status_listener = listener
+        self._lock = threading.Lock()
+        self.connection = MqttConnection(
+            device_id,
+            broker,
+            username=broker.username or device_id,
+            will=(self.status_topic, STATUS_OFFLINE),
+            on_connected=self._announce_online,
+            listener=listener,
+            netloop=netloop,
+            keepalive=keepalive,
+        )
+
+    @property
+    def active(self) -> bool:
+        """Neither dropped nor silent: scenarios only make active devices talk."""
+        return not (self.silent or self.dropped)
+
+    def topic(self, channel: str) -> str:
+        return self._topics[channel]
+
+    def connect(self, wait: bool = True, timeout: float = 10.0) -> None:
+        """Connect; the broker then holds `online` (retained) on the status topic."""
+        self.connection.connect(wait=wait, timeout=timeout)
+
+    def publish(self, message: Message, ts_ms: int | None = None) -> str:
+        """Publish a model message with fresh `msg_id` and `ts`; returns the msg_id."""
+        if not self.active:
+            raise DeviceOffline(f"{self.device_id} is offline")
+        msg_id = self.msg_ids.next()
+        payload = encode_payload(build_payload(message, msg_id, epoch_ms() if ts_ms is None else ts_ms))
+        qos = EVENT_QOS if message.channel == "event" else self.telemetry_qos
+        topic = self._topics[message.channel]
+        with self._lock:
+            self.connection.publish(topic, payload, qos=qos, label=(self.kind, message.type))
+            self.last_sent = (topic, payload, qos)
+        return msg_id
+
+    def publish_event(self, type_: str, **fields: Any) -> str:
+        """Publish an event of any type (QoS 1); returns its msg_id."""
+        return self.publish(Message.event(type_, **fields))
+
+    def publish_telemetry(self, type_: str = "heartbeat", **fields: Any) -> str:
+        """Publish a reading; with no fields, the model's heartbeat is sent."""
+        if type_ == "heartbeat" and not fields:
+            return self.publish(self.model.heartbeat())
+        return self.publish(Message.telemetry(type_, **fields))
+
+    def publish_raw(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Send bytes as they are, on this device's connection (fault injection)."""
+        self.connection.publish(topic, payload, qos=qos, retain=retain)
+
+    def resend_last(self) -> bool:
+        """Re-send the last message byte for byte (same msg_id): a duplicate. False if none yet."""
+        with self._lock:
+            last = self.last_sent
+        if last is None:
+            return False
+        self.connection.publish(last[0], last[1], qos=last[2])
+        return True
+
+    def go_offline(self, abrupt: bool = True) -> None:
+        """`abrupt`: close the socket without DISCONNECT, so the will (`offline`) fires.
+        Otherwise go silent: stay connected but publish nothing (a hung device
+        the gateway must notice from missing heartbeats)."""
+        if abrupt:
+            self.dropped = True
+            self.connection.abort()
+        else:
+            self.silent = True
+
+    def come_back(self, wait: bool = True) -> None:
+        """Undo `go_offline`: reconnect (publishing `online`) or resume talking."""
+        self.silent = False
+        if self.dropped:
+            self.dropped = False
+            self.connection.resume(wait=wait)
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Leave cleanly: publish retained `offline`, then DISCONNECT."""
+        self.announce_offline()
+        self.connection.wait_idle(timeout)
+        self.connection.close(timeout)
+
+    def announce_offline(self) -> None:
+        """Publish retained `offline` (a clean DISCONNECT does not fire the will)."""
+        if self.connection.is_connected:
+            self.connection.publish(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
+            self._count_status("offline")
+
+    def _announce_online(self, conn: MqttConnection) -> None:
+        conn.publish(self.status_topic, STATUS_ONLINE, qos=1, retain=True)
+        self._count_status("online")
+
+    def _count_status(self, state: str) -> None:
+        status = getattr(self._status_listener, "status", None)
+        if callable(status):
+            status(state)
