@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from devices.base import Command, DeviceDriver, Interpretation, Payload
+from devices.base import Command, DeviceDriver, Heartbeat, Interpretation, Payload
 
 
 class Pass(Payload):
@@ -29,10 +29,6 @@ class HeldOpen(Payload):
 
 class Tamper(Payload):
     type: Literal["tamper"]
-
-
-class Heartbeat(Payload):
-    type: Literal["heartbeat"]
 
 
 class Open(Command):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Payload(BaseModel):
@@ -27,6 +27,28 @@ class Payload(BaseModel):
     msg_id: str | None = Field(default=None, min_length=1, max_length=128)
     ts: int | float | str | None = None
     type: str
+
+
+class Heartbeat(Payload):
+    """A bare heartbeat: the device is alive (kinds that report more define their own)."""
+
+    type: Literal["heartbeat"]
+
+
+class Capture(Payload):
+    """A camera event: the camera's own result (`result_field`), or only a snapshot for the gateway to read."""
+
+    result_field: ClassVar[str]
+    snapshot: str | None = None
+    """Base64 JPEG."""
+    snapshot_url: str | None = Field(default=None, max_length=2048)
+    direction: Literal["in", "out"] | None = None
+
+    @model_validator(mode="after")
+    def _result_or_snapshot(self) -> Capture:
+        if getattr(self, self.result_field) is None and self.snapshot is None and self.snapshot_url is None:
+            raise ValueError(f"a {self.type} event needs `{self.result_field}`, `snapshot` or `snapshot_url`")
+        return self
 
 
 class Command(BaseModel):
