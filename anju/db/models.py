@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -149,3 +150,61 @@ class ProcessedMessage(Base):
     device_id: Mapped[str] = mapped_column(ID, primary_key=True)
     msg_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Alert(Base):
+    """An alert and its lifecycle: open → acknowledged → resolved (Alertmanager-sized, no more).
+
+    `dedup_key` is set while the alert is not resolved and is unique among such
+    alerts (a partial unique index), so the database itself guarantees that two
+    messages a millisecond apart, even on two gateway processes, merge into one
+    alert instead of opening two.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ux_alerts_open_dedup_key", "dedup_key", unique=True,
+              postgresql_where=text("state <> 'resolved'"), sqlite_where=text("state <> 'resolved'")),
+        Index("ix_alerts_state_escalate_at", "state", "escalate_at"),
+        Index("ix_alerts_site_created", "site_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ID)
+    grid_id: Mapped[str | None] = mapped_column(ID)
+    device_id: Mapped[str | None] = mapped_column(ID)
+    kind: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    audience: Mapped[str] = mapped_column(String(16), default="patrol")
+    title: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    dedup_key: Mapped[str | None] = mapped_column(String(500))
+    silenceable: Mapped[bool] = mapped_column(Boolean, default=True)
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    escalate_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When the next escalation (open) or reminder (acknowledged SOS) is due; None when nothing is."""
+
+
+class AlertHistory(Base):
+    """Every step of an alert: created, repeated, escalated, reminded, acknowledged, resolved — who and when."""
+
+    __tablename__ = "alert_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str | None] = mapped_column(String(200))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,173 @@
+"""The alert lifecycle: open → acknowledged → resolved, with every step in the history.
+
+Small and explicit on purpose (Prometheus Alertmanager is the model): a rule
+raises an `AlertSpec`; the database decides atomically whether that opens a new
+alert or merges into the open one with the same dedup key; people acknowledge
+and resolve; a timer escalates what nobody acknowledged. Each function returns
+an `AlertChange`, which the caller publishes after its transaction commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from anju.db.models import Alert, AlertHistory
+
+SEVERITIES = ("critical", "major", "minor", "warning")
+STATES = ("open", "acknowledged", "resolved")
+MAX_EVIDENCE = 20
+"""Evidence kept per alert: the first triggers and the latest; the count says how many there were."""
+
+
+class AlertError(ValueError):
+    """A request the lifecycle refuses (unknown alert, wrong state, missing note)."""
+
+
+@dataclass(slots=True)
+class AlertSpec:
+    """What a rule wants raised."""
+
+    rule: str
+    type: str
+    severity: str
+    title: str
+    site: str
+    grid: str | None = None
+    device_id: str | None = None
+    kind: str | None = None
+    audience: str = "patrol"
+    dedup_key: str | None = None
+    """None: one alert per trigger; otherwise repeats merge into the open alert with this key."""
+    silenceable: bool = True
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AlertChange:
+    """One step of one alert, as published on `anju/v1/{site}/alerts` and the live stream."""
+
+    action: str
+    """created, repeated, escalated, reminded, acknowledged, resolved."""
+    alert: dict[str, Any]
+
+    @property
+    def site(self) -> str:
+        return self.alert["site"]
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """The alert as the API and the alerts topic show it (SPEC §3)."""
+    return {
+        "id": alert.id,
+        "site": alert.site_id,
+        "grid": alert.grid_id,
+        "device_id": alert.device_id,
+        "kind": alert.kind,
+        "rule": alert.rule,
+        "type": alert.type,
+        "severity": alert.severity,
+        "audience": alert.audience,
+        "title": alert.title,
+        "state": alert.state,
+        "level": alert.level,
+        "count": alert.count,
+        "created_at": alert.created_at.isoformat(),
+        "updated_at": alert.updated_at.isoformat(),
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "acknowledged_by": alert.acknowledged_by,
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "resolved_by": alert.resolved_by,
+        "resolution_note": alert.resolution_note,
+        "evidence": alert.evidence,
+    }
+
+
+def record_history(session: Session, alert: Alert, action: str, at: datetime, by: str | None = None,
+             note: str | None = None) -> None:
+    session.add(AlertHistory(alert_id=alert.id, at=at, action=action, by=by, level=alert.level, note=note))
+
+
+def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: timedelta | None) -> AlertChange:
+    """Open an alert, or count a repeat into the open one with the same dedup key.
+
+    The merge is one `INSERT … ON CONFLICT (dedup_key) WHERE state <> 'resolved'
+    DO UPDATE`: two triggers racing, in one process or two, cannot both insert.
+    `first_wait` is how long level 0 has before escalation (None: never escalates).
+    """
+    if spec.severity not in SEVERITIES:
+        raise AlertError(f"severity must be one of {SEVERITIES}, not {spec.severity!r}")
+    values = {
+        "site_id": spec.site, "grid_id": spec.grid, "device_id": spec.device_id, "kind": spec.kind,
+        "rule": spec.rule, "type": spec.type, "severity": spec.severity, "audience": spec.audience,
+        "title": spec.title[:500], "state": "open", "level": 0, "count": 1, "dedup_key": spec.dedup_key,
+        "silenceable": spec.silenceable, "evidence": [spec.evidence], "created_at": now, "updated_at": now,
+        "escalate_at": now + first_wait if first_wait is not None else None,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(Alert) if dialect == "postgresql" else sqlite.insert(Alert)
+    stmt = insert.values(values)
+    if spec.dedup_key is not None:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Alert.dedup_key],
+            index_where=Alert.state != "resolved",
+            set_={"count": Alert.count + 1, "updated_at": now},
+        )
+    alert_id, count = session.execute(stmt.returning(Alert.id, Alert.count)).one()
+    alert = session.get(Alert, alert_id, populate_existing=True)
+    assert alert is not None
+    if count == 1:
+        record_history(session, alert, "created", now)
+        return AlertChange("created", alert_json(alert))
+    evidence = list(alert.evidence)
+    evidence.append(spec.evidence)
+    if len(evidence) > MAX_EVIDENCE:
+        evidence = evidence[: MAX_EVIDENCE // 2] + evidence[-(MAX_EVIDENCE // 2):]
+    alert.evidence = evidence
+    record_history(session, alert, "repeated", now, note=f"occurrence {count}")
+    session.flush()
+    return AlertChange("repeated", alert_json(alert))
+
+
+def _locked(session: Session, alert_id: int) -> Alert:
+    alert = session.scalars(select(Alert).where(Alert.id == alert_id).with_for_update()).one_or_none()
+    if alert is None:
+        raise AlertError(f"no alert {alert_id}")
+    return alert
+
+
+def acknowledge(session: Session, alert_id: int, by: str, now: datetime, note: str | None = None,
+                reminder_after: timedelta | None = None) -> AlertChange:
+    """Someone owns the alert: escalation stops. `reminder_after` re-reminds if it stays unresolved (SOS)."""
+    alert = _locked(session, alert_id)
+    if alert.state != "open":
+        raise AlertError(f"alert {alert_id} is {alert.state}; only an open alert can be acknowledged")
+    alert.state, alert.acknowledged_at, alert.acknowledged_by, alert.updated_at = "acknowledged", now, by, now
+    alert.escalate_at = now + reminder_after if reminder_after is not None else None
+    record_history(session, alert, "acknowledged", now, by, note)
+    session.flush()
+    return AlertChange("acknowledged", alert_json(alert))
+
+
+def resolve(session: Session, alert_id: int, by: str, note: str, now: datetime) -> AlertChange:
+    """Close the alert with a disposition note (what was found, what was done): the note is required."""
+    if not note or not note.strip():
+        raise AlertError("resolving an alert needs a note saying what was found and done")
+    alert = _locked(session, alert_id)
+    if alert.state == "resolved":
+        raise AlertError(f"alert {alert_id} is already resolved")
+    alert.state, alert.resolved_at, alert.resolved_by, alert.updated_at = "resolved", now, by, now
+    alert.resolution_note, alert.escalate_at = note.strip(), None
+    record_history(session, alert, "resolved", now, by, note.strip())
+    session.flush()
+    return AlertChange("resolved", alert_json(alert))
+
+
+def history(session: Session, alert_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(select(AlertHistory).where(AlertHistory.alert_id == alert_id).order_by(AlertHistory.id))
+    return [{"at": r.at.isoformat(), "action": r.action, "by": r.by, "level": r.level, "note": r.note} for r in rows]

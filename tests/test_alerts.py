@@ -1,0 +1,114 @@
+"""The alert lifecycle on both databases: atomic dedup, transitions, history, escalation."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from anju.db import make_engine, migrate, session_factory
+from anju.db.models import Alert
+from rules.alerts import AlertError, AlertSpec, acknowledge, history, raise_alert, resolve
+from rules.escalation import DEFAULT_CHAIN, escalate_due
+
+T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+WAIT = DEFAULT_CHAIN[0].wait
+
+
+@pytest.fixture
+def sessions(db_url: str) -> sessionmaker[Session]:
+    engine = make_engine(db_url)
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def sos(key: str | None = "elder-sos:eb1") -> AlertSpec:
+    return AlertSpec(rule="elder-sos", type="press", severity="critical", title="1号楼 王秀英 呼救", site="s1",
+                     grid="g1", device_id="eb1", kind="elder_button", dedup_key=key, silenceable=False,
+                     evidence={"msg_id": "m1"})
+
+
+def test_repeat_merges_into_the_open_alert_and_counts(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        first = raise_alert(s, sos(), T0, WAIT)
+        again = raise_alert(s, sos(), T0 + timedelta(seconds=5), WAIT)
+    assert (first.action, again.action) == ("created", "repeated")
+    assert again.alert["id"] == first.alert["id"] and again.alert["count"] == 2
+    assert len(again.alert["evidence"]) == 2
+
+
+def test_per_trigger_policy_opens_one_alert_each(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        a = raise_alert(s, sos(key=None), T0, WAIT)
+        b = raise_alert(s, sos(key=None), T0, WAIT)
+    assert a.alert["id"] != b.alert["id"]
+
+
+def test_racing_triggers_open_exactly_one_alert(sessions: sessionmaker[Session]) -> None:
+    """Eight threads, each its own connection and transaction, raise the same key at once."""
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            with sessions.begin() as s:
+                raise_alert(s, sos("race"), T0, WAIT)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with sessions() as s:
+        alerts = s.scalars(select(Alert).where(Alert.dedup_key == "race")).all()
+    assert len(alerts) == 1 and alerts[0].count == 8
+
+
+def test_lifecycle_and_history(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        alert_id = raise_alert(s, sos(), T0, WAIT).alert["id"]
+    with sessions.begin() as s, pytest.raises(AlertError, match="note"):
+        resolve(s, alert_id, "李四", "  ", T0)
+    with sessions.begin() as s:
+        acked = acknowledge(s, alert_id, "张三", T0 + timedelta(minutes=1))
+        assert acked.alert["state"] == "acknowledged" and acked.alert["acknowledged_by"] == "张三"
+    with sessions.begin() as s, pytest.raises(AlertError, match="only an open alert"):
+        acknowledge(s, alert_id, "李四", T0)
+    with sessions.begin() as s:
+        done = resolve(s, alert_id, "张三", "已上门，老人摔倒，已联系家属送医", T0 + timedelta(minutes=20))
+        assert done.alert["state"] == "resolved"
+        steps = history(s, alert_id)
+    assert [h["action"] for h in steps] == ["created", "acknowledged", "resolved"]
+    assert steps[1]["by"] == "张三" and "送医" in steps[2]["note"]
+    # A new press after resolution is a new incident.
+    with sessions.begin() as s:
+        assert raise_alert(s, sos(), T0 + timedelta(hours=1), WAIT).action == "created"
+        assert s.scalar(select(func.count()).select_from(Alert)) == 2
+
+
+def test_escalation_climbs_the_chain_until_acknowledged_then_reminds(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        alert_id = raise_alert(s, sos(), T0, WAIT).alert["id"]
+    with sessions.begin() as s:
+        assert escalate_due(s, T0 + timedelta(minutes=4)) == []
+        first = escalate_due(s, T0 + timedelta(minutes=5))
+    assert [(c.action, c.alert["level"]) for c in first] == [("escalated", 1)]
+    with sessions.begin() as s:
+        assert escalate_due(s, T0 + timedelta(minutes=14)) == []
+        assert [c.alert["level"] for c in escalate_due(s, T0 + timedelta(minutes=15))] == [2]
+        acknowledge(s, alert_id, "社区值班 王", T0 + timedelta(minutes=16), reminder_after=timedelta(minutes=15))
+    with sessions.begin() as s:
+        assert escalate_due(s, T0 + timedelta(minutes=30)) == []
+        reminded = escalate_due(s, T0 + timedelta(minutes=31))
+    assert [(c.action, c.alert["level"]) for c in reminded] == [("reminded", 2)]
+    with sessions() as s:
+        assert [h["action"] for h in history(s, alert_id)] == ["created", "escalated", "escalated", "acknowledged",
+                                                              "reminded"]
