@@ -33,6 +33,7 @@ class DeviceInfo:
     grid: str | None
     zone: str | None
     offline_timeout: timedelta
+    name: str | None = None
     online: bool | None = None
     last_seen: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -41,7 +42,7 @@ class DeviceInfo:
     def from_row(cls, row: Device) -> DeviceInfo:
         driver = DRIVERS.get(row.kind)
         timeout = driver.offline_timeout_for(row.attributes) if driver else timedelta(minutes=10)
-        return cls(row.id, row.site_id, row.kind, row.grid_id, row.zone, timeout, row.online, row.last_seen)
+        return cls(row.id, row.site_id, row.kind, row.grid_id, row.zone, timeout, row.name, row.online, row.last_seen)
 
 
 class DeviceRegistry:

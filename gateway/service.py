@@ -46,6 +46,8 @@ class Gateway:
         """Called on the processing thread after each commit (live API stream, alert publishing)."""
         self.batch_listeners: list[Callable[[list[RawMessage], BatchResult], None]] = []
         """Called after each committed batch with its raw messages (benchmarks, instrumentation)."""
+        self.tickers: list[Callable[[datetime], None]] = []
+        """Called on the watchdog thread every `watchdog_interval` (rule timers, escalations)."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.processed_batches = 0
@@ -159,6 +161,8 @@ class Gateway:
             now = utcnow()
             try:
                 self._expire(now)
+                for ticker in self.tickers:
+                    ticker(now)
                 if now >= next_prune:
                     self._prune(now)
                     next_prune = now + PRUNE_EVERY
