@@ -80,6 +80,18 @@ def simulate(
     typer.echo(report.summary())
 
 
+rules_app = typer.Typer(help="Rule files: validate them.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("check")
+def rules_check(files: Annotated[list[Path], typer.Argument(help="rule files (YAML)")]) -> None:
+    """Validate rule files; print every error as FILE:LINE: reason, exit non-zero if there is any."""
+    from rules.check import main as check_main
+
+    raise typer.Exit(check_main([str(f) for f in files]))
+
+
 bench_app = typer.Typer(help="Benchmarks: each reports a ratio against a limit measured in the same run.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")

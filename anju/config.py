@@ -56,6 +56,11 @@ class GatewaySettings(_Section):
     dedup_retention_days: int = 7
 
 
+class RulesSettings(_Section):
+    files: list[str] = Field(default_factory=list)
+    """Rule files (docs/rules.md); none configured means the built-in rule pack."""
+
+
 class Settings(BaseSettings):
     """All settings; see docs/configuration.md for every key."""
 
@@ -65,6 +70,7 @@ class Settings(BaseSettings):
     db: DbSettings = Field(default_factory=DbSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
     site_file: str | None = None
     """The site configuration (SPEC §4) loaded into the registry at start-up."""
     log_level: str = "INFO"

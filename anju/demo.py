@@ -9,11 +9,11 @@ import threading
 from pathlib import Path
 
 from anju.config import load_settings
+from anju.runtime import build_runtime
 from anju.siteconfig import sample_community_path
 from api.app import create_app
 from api.serve import serve_http
 from gateway.embedded_broker import EmbeddedBroker
-from gateway.service import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def run_demo(port: int, mqtt_port: int, simulators: bool, db_url: str | None, sp
         api={"host": host, "port": port},
         site_file=str(sample_community_path()),
     )
-    gateway = Gateway(settings)
+    gateway = build_runtime(settings).gateway
     gateway.start()
     stop_sims = threading.Event()
     sim_thread: threading.Thread | None = None

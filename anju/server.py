@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 
 from anju.config import Settings
+from anju.runtime import build_runtime
 from api.app import create_app
 from api.serve import serve_http
-from gateway.service import Gateway
 
 log = logging.getLogger(__name__)
 
 
 def run_server(settings: Settings) -> None:
-    gateway = Gateway(settings)
+    runtime = build_runtime(settings)
+    gateway = runtime.gateway
     gateway.start()
     try:
         # uvicorn owns the main thread and its signal handlers; when it returns, we stop the rest.

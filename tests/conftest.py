@@ -23,6 +23,7 @@ from anju.db import make_engine, migrate
 from anju.mqtt import forget_session
 from gateway.embedded_broker import EmbeddedBroker
 from gateway.service import Gateway
+from rules.engine import RuleEngine
 from tests.helpers import Publisher, clear_retained, make_site
 
 MQTT_URL = os.environ.get("ANJU_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
@@ -158,7 +159,8 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
     sessions: set[tuple[str, str]] = set()
     default_client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
 
-    def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None, **gateway: object) -> Gateway:
+    def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None, rules: bool = False,
+                **gateway: object) -> Gateway:
         url = broker.replace("mqtt://", "mqtt://anju-gateway@") if "@" not in broker else broker
         mqtt_settings = {"url": url, "client_id": default_client_id, **(mqtt or {})}
         settings: Settings = load_settings(
@@ -168,6 +170,8 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
             gateway={"watchdog_interval": 0.1, **gateway},
         )
         gw = Gateway(settings)
+        if rules:  # the built-in rule pack, as `anju serve` runs it
+            RuleEngine.from_files(None).attach(gw)
         sessions.add((url, mqtt_settings["client_id"]))
         if start:
             gw.start()

@@ -1,0 +1,81 @@
+"""Device → broker → gateway → rules → alerts, on the real broker and both databases."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from sqlalchemy import select
+
+from anju.db.models import Alert
+from anju.mqtt import parse_broker_url
+from tests.conftest import GatewayFactory
+from tests.helpers import Publisher, wait_for
+
+pytestmark = [pytest.mark.broker]
+
+
+class AlertsTopic:
+    """Listens on `anju/v1/{site}/alerts` like a patrol app would."""
+
+    def __init__(self, broker_url: str, site: str) -> None:
+        addr = parse_broker_url(broker_url)
+        self.received: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        ready = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"patrol-app-{site}")
+        self.client.username_pw_set(addr.username or "patrol-app", addr.password)
+        self.client.on_subscribe = lambda *_: ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect(addr.host, addr.port)
+        self.client.subscribe(f"anju/v1/{site}/alerts", qos=1)
+        self.client.loop_start()
+        assert ready.wait(5)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.received.append(orjson.loads(msg.payload))
+
+    def actions(self) -> list[tuple[str, int]]:
+        with self._lock:
+            return [(a["action"], a["count"]) for a in self.received]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_elder_press_becomes_a_critical_alert_on_the_alerts_topic(
+        make_gateway: GatewayFactory, broker_url: str, db_url: str, publisher: Publisher, site_id: str) -> None:
+    gw = make_gateway(broker_url, db_url, rules=True)
+    app = AlertsTopic(broker_url, site_id)
+    try:
+        publisher.send("eb1", "elder_button", "event", type="press")
+        wait_for(lambda: app.actions() == [("created", 1)], what="the SOS alert on the alerts topic")
+        publisher.send("eb1", "elder_button", "event", type="press")  # pressed again while open
+        wait_for(lambda: app.actions() == [("created", 1), ("repeated", 2)], what="the repeat, counted")
+        first = app.received[0]
+        assert first["severity"] == "critical" and first["rule"] == "elder-sos" and first["state"] == "open"
+        assert first["site"] == site_id and first["grid"] == "g1" and first["device_id"] == "eb1"
+        assert first["level"] == 0 and first["evidence"][0]["type"] == "press"
+    finally:
+        app.close()
+    with gw.sessions() as s:
+        alerts = s.scalars(select(Alert)).all()
+    assert [(a.rule, a.count) for a in alerts] == [("elder-sos", 2)]
+
+
+def test_fence_cut_is_at_least_major(make_gateway: GatewayFactory, mosquitto_url: str, sqlite_url: str,
+                                     site_id: str) -> None:
+    gw = make_gateway(mosquitto_url, sqlite_url, rules=True)
+    pub = Publisher(mosquitto_url, site_id)
+    try:
+        pub.send("fence1", "fence", "event", type="alarm", zone="Z2", cause="cut")
+    finally:
+        pub.close()
+    with gw.sessions() as s:
+        alert = wait_for(lambda: s.scalars(select(Alert)).first(), what="fence alert")
+    assert alert.rule == "fence-alarm" and alert.severity in ("critical", "major") and not alert.silenceable
