@@ -10,30 +10,40 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from anju.db.models import Device, Event
 from anju.topics import alerts_topic
 from gateway.observations import Observation
+from gateway.registry import DeviceInfo
 from rules.alerts import AlertChange, AlertSpec, raise_alert
 from rules.escalation import DEFAULT_CHAIN, DEFAULT_REMINDER, escalate_due
 from rules.loader import load_rule_files
-from rules.schema import Rule, event_zone
+from rules.schema import Correlation, Count, EventMatch, Rule, Threshold, event_zone, key_value
 
 log = logging.getLogger(__name__)
 
 AlertListener = Callable[[list[AlertChange]], None]
 LARGE_FIELDS = ("snapshot",)
+EVALUATED = {"event", "threshold", "count", "correlation"}
+RECENT_LIMIT = 2000
+"""Window look-ups read at most this many stored events (a 2-minute window of one site is far smaller)."""
 """Payload fields too big for evidence (base64 images): replaced by their size."""
 
 
 def builtin_rules_path() -> Path:
     return Path(__file__).resolve().parent / "builtin.yaml"
+
+
+def _slim(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload for evidence, with base64 images replaced by their size."""
+    return {k: (f"<{len(v)} bytes>" if k in LARGE_FIELDS and isinstance(v, str) else v) for k, v in data.items()}
 
 
 class _Fields(dict[str, Any]):
@@ -49,7 +59,9 @@ class RuleEngine:
         self.watchlists: Mapping[str, set[str]] = watchlists or {}
         self.listeners: list[AlertListener] = []
         self._publish: Callable[[str, bytes], None] | None = None
-        unsupported = sorted({r.condition_name for r in self.rules} - {"event"})
+        unsupported = sorted({r.condition_name for r in self.rules} - EVALUATED
+                             | {f"{r.id} (threshold with `for`)" for r in self.rules
+                                if isinstance(r.condition, Threshold) and r.condition.for_ is not None})
         if unsupported:
             log.warning("rule conditions not evaluated by this version yet: %s", ", ".join(unsupported))
 
@@ -72,31 +84,109 @@ class RuleEngine:
         changes: list[AlertChange] = []
         for obs in observations:
             for rule in self.rules:
-                spec = self._evaluate(rule, obs)
-                if spec is not None:
-                    changes.append(raise_alert(session, spec, obs.received_at, DEFAULT_CHAIN[0].wait))
+                # A broken rule must cost its own alert, never the stored message or the other rules:
+                # evaluation errors are logged, and each alert write gets a savepoint.
+                try:
+                    spec = self._evaluate(session, rule, obs)
+                    if spec is not None:
+                        with session.begin_nested():
+                            changes.append(raise_alert(session, spec, obs.received_at, DEFAULT_CHAIN[0].wait))
+                except Exception:
+                    log.exception("rule %s failed on %s %s of %s", rule.id, obs.channel, obs.type, obs.device.id)
         if changes:
             self._after_commit(session, changes)
 
-    def _evaluate(self, rule: Rule, obs: Observation) -> AlertSpec | None:
-        match = getattr(rule.when, "event", None)
-        if match is None:
-            return None
+    def _evaluate(self, session: Session, rule: Rule, obs: Observation) -> AlertSpec | None:
         device = obs.device
         if rule.scope is not None and not rule.scope.matches(device.site, device.grid, device.zone, device.kind,
                                                              device.id, obs.data):
             return None
         if rule.schedule is not None and not rule.schedule.active(obs.ts):
             return None
-        if not match.matches(device.kind, obs.type, obs.data, self.watchlists):
+        condition = rule.condition
+        if isinstance(condition, EventMatch):
+            if condition.matches(device.kind, obs.type, obs.data, self.watchlists):
+                return self._spec(rule, obs, [self._evidence(obs)])
+        elif isinstance(condition, Threshold):
+            return self._threshold(rule, condition, obs)
+        elif isinstance(condition, Count):
+            return self._count(session, rule, condition, obs)
+        elif isinstance(condition, Correlation):
+            return self._correlation(session, rule, condition, obs)
+        return None
+
+    def _threshold(self, rule: Rule, cond: Threshold, obs: Observation) -> AlertSpec | None:
+        if cond.for_ is not None or (cond.kind is not None and cond.kind != obs.device.kind):
+            return None  # sustained thresholds need a timer: not evaluated yet
+        for reading in obs.readings:
+            if reading.metric == cond.metric and cond.breached(reading.value):
+                evidence = self._evidence(obs)
+                evidence["reading"] = {"metric": reading.metric, "value": reading.value, "zone": reading.zone}
+                data = {**obs.data, "zone": reading.zone} if reading.zone else obs.data
+                return self._spec(rule, obs, [evidence], data=data)
+        return None
+
+    def _count(self, session: Session, rule: Rule, cond: Count, obs: Observation) -> AlertSpec | None:
+        """N matching events in a sliding window, counted from the stored events (so restarts lose nothing)."""
+        if obs.event_id is None or not cond.event.matches(obs.device.kind, obs.type, obs.data, self.watchlists):
             return None
+        group = self._group(cond.per, rule, obs.device, obs.data)
+        recent = [e for e in self._recent(session, obs, cond.event, cond.within)
+                  if self._group(cond.per, rule, e[1], e[0].data) == group]
+        if len(recent) < cond.at_least:
+            return None
+        return self._spec(rule, obs, [self._stored_evidence(e) for e in recent[-5:]])
+
+    def _correlation(self, session: Session, rule: Rule, cond: Correlation, obs: Observation) -> AlertSpec | None:
+        """`then` now, and a `first` with the same group earlier within the window (looked up in stored events)."""
+        if obs.event_id is None or not cond.then.matches(obs.device.kind, obs.type, obs.data, self.watchlists):
+            return None
+        group = self._group(cond.same, rule, obs.device, obs.data)
+        firsts = [e for e in self._recent(session, obs, cond.first, cond.within)
+                  if e[0].id != obs.event_id and self._group(cond.same, rule, e[1], e[0].data) == group]
+        if not firsts:
+            return None
+        return self._spec(rule, obs, [self._stored_evidence(firsts[-1]), self._evidence(obs)])
+
+    def _recent(self, session: Session, obs: Observation, match: EventMatch,
+                within: timedelta) -> list[tuple[Event, DeviceInfo]]:
+        """Stored events of the site matching `match` in (ts - within, ts], oldest first, with their device."""
+        stmt = (
+            select(Event, Device)
+            .join(Device, Device.id == Event.device_id)
+            .where(Event.site_id == obs.device.site, Event.ts > obs.ts - within, Event.ts <= obs.ts)
+            .order_by(Event.ts, Event.id)
+            .limit(RECENT_LIMIT)
+        )
+        if match.kind is not None:
+            stmt = stmt.where(Event.kind == match.kind)
+        if match.types is not None:
+            stmt = stmt.where(Event.type.in_(sorted(match.types)))
+        return [(event, DeviceInfo.from_row(device)) for event, device in session.execute(stmt)
+                if match.matches(event.kind, event.type, event.data, self.watchlists)]
+
+    @staticmethod
+    def _group(part: str, rule: Rule, device: DeviceInfo, data: Mapping[str, Any]) -> str | None:
+        return key_value(part, rule=rule.id, site=device.site, grid=device.grid, zone=device.zone,
+                         kind=device.kind, device=device.id, data=data)
+
+    def _spec(self, rule: Rule, obs: Observation, evidence: list[dict[str, Any]],
+              data: Mapping[str, Any] | None = None) -> AlertSpec:
+        device = obs.device
+        data = obs.data if data is None else data
         return AlertSpec(
             rule=rule.id, type=obs.type, severity=rule.severity, title=self._title(rule, obs), site=device.site,
             grid=device.grid, device_id=device.id, kind=device.kind, audience=rule.audience,
             dedup_key=rule.dedup.key_for(rule=rule.id, site=device.site, grid=device.grid, zone=device.zone,
-                                         kind=device.kind, device=device.id, data=obs.data),
-            silenceable=rule.silenceable, evidence=self._evidence(obs),
+                                         kind=device.kind, device=device.id, data=data),
+            silenceable=rule.silenceable, evidence={"events": evidence} if len(evidence) > 1 else evidence[0],
         )
+
+    @staticmethod
+    def _stored_evidence(item: tuple[Event, DeviceInfo]) -> dict[str, Any]:
+        event, _device = item
+        return {"event_id": event.id, "device_id": event.device_id, "msg_id": event.msg_id, "type": event.type,
+                "ts": event.ts.isoformat(), "data": _slim(event.data)}
 
     @staticmethod
     def _title(rule: Rule, obs: Observation) -> str:
@@ -110,10 +200,8 @@ class RuleEngine:
 
     @staticmethod
     def _evidence(obs: Observation) -> dict[str, Any]:
-        data = {k: (f"<{len(v)} bytes>" if k in LARGE_FIELDS and isinstance(v, str) else v)
-                for k, v in obs.data.items()}
-        return {"event_id": obs.event_id, "msg_id": obs.msg_id, "type": obs.type, "ts": obs.ts.isoformat(),
-                "data": data}
+        return {"event_id": obs.event_id, "device_id": obs.device.id, "msg_id": obs.msg_id, "type": obs.type,
+                "ts": obs.ts.isoformat(), "data": _slim(obs.data)}
 
     # -- after commit ---------------------------------------------------------------------------
 

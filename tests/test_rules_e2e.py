@@ -10,7 +10,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import select
 
-from anju.db.models import Alert
+from anju.db.models import Alert, Event
 from anju.mqtt import parse_broker_url
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, wait_for
@@ -79,3 +79,62 @@ def test_fence_cut_is_at_least_major(make_gateway: GatewayFactory, mosquitto_url
     with gw.sessions() as s:
         alert = wait_for(lambda: s.scalars(select(Alert)).first(), what="fence alert")
     assert alert.rule == "fence-alarm" and alert.severity in ("critical", "major") and not alert.silenceable
+
+
+def alerts_by_rule(gw: object) -> dict[str, Alert]:
+    with gw.sessions() as s:  # type: ignore[attr-defined]
+        return {a.rule: a for a in s.scalars(select(Alert))}
+
+
+def test_denied_burst_counts_in_a_sliding_window(make_gateway: GatewayFactory, mosquitto_url: str, db_url: str,
+                                                 site_id: str) -> None:
+    gw = make_gateway(mosquitto_url, db_url, rules=True)
+    pub = Publisher(mosquitto_url, site_id)
+    try:
+        def denied() -> None:
+            pub.send("gate1", "access_gate", "event", type="pass", direction="in", method="card",
+                     credential="C-77", result="denied")
+
+        for _ in range(4):
+            denied()
+        pub.send("gate1", "access_gate", "event", type="pass", direction="in", method="card", credential="C-1",
+                 result="granted")
+        marker = pub.send("eb1", "elder_button", "event", type="cancel")
+        with gw.sessions() as s:
+            wait_for(lambda: s.scalar(select(Event.id).where(Event.msg_id == marker)), what="marker")
+        assert "gate-denied-burst" not in alerts_by_rule(gw), "four denials are not five"
+        denied()
+        alert = wait_for(lambda: alerts_by_rule(gw).get("gate-denied-burst"), what="the burst alert")
+        assert alert.severity == "major" and len(alert.evidence[0]["events"]) == 5
+        denied()
+        wait_for(lambda: alerts_by_rule(gw)["gate-denied-burst"].count == 2, what="the sixth merged in")
+    finally:
+        pub.close()
+
+
+def test_fence_alarm_then_capture_in_the_same_grid_is_correlated(
+        make_gateway: GatewayFactory, mosquitto_url: str, db_url: str, site_id: str) -> None:
+    gw = make_gateway(mosquitto_url, db_url, rules=True)
+    pub = Publisher(mosquitto_url, site_id)
+    try:
+        pub.send("face1", "face_camera", "event", type="face", person_id="R01001", similarity=0.9)  # before: no
+        pub.send("fence1", "fence", "event", type="alarm", zone="Z1", cause="intrusion")
+        pub.send("face1", "face_camera", "event", type="face", snapshot_url="http://cam/face1/123.jpg")
+        alert = wait_for(lambda: alerts_by_rule(gw).get("fence-alarm-then-capture"), what="the correlation")
+        kinds = [e["type"] for e in alert.evidence[0]["events"]]
+        assert kinds == ["alarm", "face"] and alert.count == 1
+    finally:
+        pub.close()
+
+
+def test_low_battery_threshold_is_a_maintenance_alert(make_gateway: GatewayFactory, mosquitto_url: str,
+                                                      sqlite_url: str, site_id: str) -> None:
+    gw = make_gateway(mosquitto_url, sqlite_url, rules=True)
+    pub = Publisher(mosquitto_url, site_id)
+    try:
+        pub.send("eb1", "elder_button", "telemetry", type="heartbeat", battery=55)
+        pub.send("eb1", "elder_button", "telemetry", type="heartbeat", battery=12)
+        alert = wait_for(lambda: alerts_by_rule(gw).get("elder-button-low-battery"), what="low battery")
+        assert alert.audience == "maintenance" and alert.evidence[0]["reading"]["value"] == 12
+    finally:
+        pub.close()
