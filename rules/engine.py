@@ -22,16 +22,27 @@ from anju.db.models import Device, Event
 from anju.topics import alerts_topic
 from gateway.observations import Observation
 from gateway.registry import DeviceInfo
+from rules import timers
 from rules.alerts import AlertChange, AlertSpec, raise_alert
 from rules.escalation import DEFAULT_CHAIN, DEFAULT_REMINDER, escalate_due
 from rules.loader import load_rule_files
-from rules.schema import Correlation, Count, EventMatch, Rule, Threshold, event_zone, key_value
+from rules.schema import (
+    Absence,
+    Correlation,
+    Count,
+    Duration,
+    EventMatch,
+    Rule,
+    Threshold,
+    event_zone,
+    key_value,
+)
 
 log = logging.getLogger(__name__)
 
 AlertListener = Callable[[list[AlertChange]], None]
 LARGE_FIELDS = ("snapshot",)
-EVALUATED = {"event", "threshold", "count", "correlation"}
+EVALUATED = {"event", "threshold", "count", "correlation", "duration", "absence"}
 RECENT_LIMIT = 2000
 """Window look-ups read at most this many stored events (a 2-minute window of one site is far smaller)."""
 """Payload fields too big for evidence (base64 images): replaced by their size."""
@@ -58,10 +69,10 @@ class RuleEngine:
         self.rules = [r for r in rules if getattr(r, "enabled", True)]
         self.watchlists: Mapping[str, set[str]] = watchlists or {}
         self.listeners: list[AlertListener] = []
+        self._by_id = {rule.id: rule for rule in self.rules}
+        self._absences_armed = False
         self._publish: Callable[[str, bytes], None] | None = None
-        unsupported = sorted({r.condition_name for r in self.rules} - EVALUATED
-                             | {f"{r.id} (threshold with `for`)" for r in self.rules
-                                if isinstance(r.condition, Threshold) and r.condition.for_ is not None})
+        unsupported = sorted({r.condition_name for r in self.rules} - EVALUATED)
         if unsupported:
             log.warning("rule conditions not evaluated by this version yet: %s", ", ".join(unsupported))
 
@@ -108,22 +119,77 @@ class RuleEngine:
             if condition.matches(device.kind, obs.type, obs.data, self.watchlists):
                 return self._spec(rule, obs, [self._evidence(obs)])
         elif isinstance(condition, Threshold):
-            return self._threshold(rule, condition, obs)
+            return self._threshold(session, rule, condition, obs)
         elif isinstance(condition, Count):
             return self._count(session, rule, condition, obs)
         elif isinstance(condition, Correlation):
             return self._correlation(session, rule, condition, obs)
+        elif isinstance(condition, Duration):
+            self._duration(session, rule, condition, obs)
+        elif isinstance(condition, Absence):
+            self._absence(session, rule, condition, obs)
         return None
 
-    def _threshold(self, rule: Rule, cond: Threshold, obs: Observation) -> AlertSpec | None:
-        if cond.for_ is not None or (cond.kind is not None and cond.kind != obs.device.kind):
-            return None  # sustained thresholds need a timer: not evaluated yet
+    # Timer conditions arm or cancel a timer in the database; the clock raises their alerts.
+
+    def _duration(self, session: Session, rule: Rule, cond: Duration, obs: Observation) -> None:
+        kind, data = obs.device.kind, obs.data
+        group = self._group(cond.per, rule, obs.device, data) or ""
+        if cond.end.matches(kind, obs.type, data, self.watchlists):
+            timers.cancel(session, rule.id, group)
+        elif cond.start.matches(kind, obs.type, data, self.watchlists):
+            timers.arm(session, rule.id, group, obs.device.id, obs.received_at + cond.longer_than, obs.received_at,
+                       self._evidence(obs), extend=False)
+
+    def _absence(self, session: Session, rule: Rule, cond: Absence, obs: Observation) -> None:
+        if cond.event.matches(obs.device.kind, obs.type, obs.data, self.watchlists):
+            group = self._group(cond.per, rule, obs.device, obs.data) or ""
+            timers.arm(session, rule.id, group, obs.device.id, obs.received_at + cond.for_, obs.received_at,
+                       self._evidence(obs), extend=True)
+
+    def _arm_absences(self, session: Session, now: datetime) -> None:
+        """At start-up, give every device in an absence rule's reach a timer, so one never seen still fires.
+
+        Existing timers are kept (a restart must not postpone a welfare check).
+        """
+        for rule in self.rules:
+            cond = rule.condition
+            if not isinstance(cond, Absence):
+                continue
+            stmt = select(Device)
+            if cond.event.kind is not None:
+                stmt = stmt.where(Device.kind == cond.event.kind)
+            for row in session.scalars(stmt):
+                info = DeviceInfo.from_row(row)
+                if rule.scope is not None and not rule.scope.matches(info.site, info.grid, info.zone, info.kind,
+                                                                     info.id):
+                    continue
+                group = self._group(cond.per, rule, info, {}) or ""
+                timers.arm(session, rule.id, group, info.id, now + cond.for_, now,
+                           {"device_id": info.id, "note": "not seen since monitoring started"}, extend=False)
+
+    def _threshold(self, session: Session, rule: Rule, cond: Threshold, obs: Observation) -> AlertSpec | None:
+        if cond.kind is not None and cond.kind != obs.device.kind:
+            return None
         for reading in obs.readings:
-            if reading.metric == cond.metric and cond.breached(reading.value):
-                evidence = self._evidence(obs)
-                evidence["reading"] = {"metric": reading.metric, "value": reading.value, "zone": reading.zone}
-                data = {**obs.data, "zone": reading.zone} if reading.zone else obs.data
-                return self._spec(rule, obs, [evidence], data=data)
+            if reading.metric != cond.metric:
+                continue
+            data = {**obs.data, "zone": reading.zone} if reading.zone else obs.data
+            evidence = self._evidence(obs)
+            evidence["reading"] = {"metric": reading.metric, "value": reading.value, "zone": reading.zone}
+            if cond.for_ is None:
+                if cond.breached(reading.value):
+                    return self._spec(rule, obs, [evidence], data=data)
+                continue
+            # Sustained: the first breaching reading arms a timer, a normal reading cancels it.
+            group = rule.dedup.key_for(rule=rule.id, site=obs.device.site, grid=obs.device.grid,
+                                       zone=obs.device.zone, kind=obs.device.kind, device=obs.device.id,
+                                       data=data) or obs.device.id
+            if cond.breached(reading.value):
+                timers.arm(session, rule.id, group, obs.device.id, obs.received_at + cond.for_, obs.received_at,
+                           evidence, extend=False)
+            else:
+                timers.cancel(session, rule.id, group)
         return None
 
     def _count(self, session: Session, rule: Rule, cond: Count, obs: Observation) -> AlertSpec | None:
@@ -227,7 +293,31 @@ class RuleEngine:
     # -- clock ------------------------------------------------------------------------------------
 
     def tick(self, sessions: Any, now: datetime) -> None:
+        """Escalations and rule timers that came due; alerts are delivered after the commit."""
         with sessions.begin() as session:
+            if not self._absences_armed:
+                self._arm_absences(session, now)
+                self._absences_armed = True
             changes = escalate_due(session, now, DEFAULT_CHAIN, DEFAULT_REMINDER)
+            changes.extend(self._fire_timers(session, now))
         if changes:
             self._deliver(changes)
+
+    def _fire_timers(self, session: Session, now: datetime) -> list[AlertChange]:
+        changes = []
+        for timer in timers.claim_due(session, now):
+            rule = self._by_id.get(timer.rule)
+            row = session.get(Device, timer.device_id)
+            if rule is None or row is None:  # rule removed or device deleted since the timer was armed
+                continue
+            cond = rule.condition
+            evidence = {**timer.evidence, "timer": {"armed_at": timer.armed_at.isoformat(),
+                                                   "due_at": timer.due_at.isoformat()}}
+            obs = Observation(DeviceInfo.from_row(row), "timer", rule.condition_name, now, now,
+                              data=evidence.get("data", {}))
+            if isinstance(cond, Absence):  # still absent after another period: remind again (merged)
+                timers.arm(session, rule.id, timer.group_key, timer.device_id, now + cond.for_, now, timer.evidence,
+                           extend=True)
+            with session.begin_nested():
+                changes.append(raise_alert(session, self._spec(rule, obs, [evidence]), now, DEFAULT_CHAIN[0].wait))
+        return changes

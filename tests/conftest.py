@@ -159,8 +159,8 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
     sessions: set[tuple[str, str]] = set()
     default_client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
 
-    def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None, rules: bool = False,
-                **gateway: object) -> Gateway:
+    def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None,
+                rules: bool | list[str] = False, **gateway: object) -> Gateway:
         url = broker.replace("mqtt://", "mqtt://anju-gateway@") if "@" not in broker else broker
         mqtt_settings = {"url": url, "client_id": default_client_id, **(mqtt or {})}
         settings: Settings = load_settings(
@@ -170,8 +170,8 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
             gateway={"watchdog_interval": 0.1, **gateway},
         )
         gw = Gateway(settings)
-        if rules:  # the built-in rule pack, as `anju serve` runs it
-            RuleEngine.from_files(None).attach(gw)
+        if rules:  # True: the built-in rule pack, as `anju serve` runs it; or a list of rule files
+            RuleEngine.from_files(rules if isinstance(rules, list) else None).attach(gw)
         sessions.add((url, mqtt_settings["client_id"]))
         if start:
             gw.start()

@@ -208,3 +208,22 @@ class AlertHistory(Base):
     by: Mapped[str | None] = mapped_column(String(200))
     level: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class RuleTimer(Base):
+    """A pending clock for a rule: `duration` started, `absence` since the last sighting, a sustained threshold.
+
+    Kept in the database, so timers survive a restart, and claimed with
+    `FOR UPDATE SKIP LOCKED` when due, so each fires once however many gateways run.
+    """
+
+    __tablename__ = "rule_timers"
+    __table_args__ = (Index("ux_rule_timers_rule_group", "rule", "group_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    group_key: Mapped[str] = mapped_column(String(500))
+    device_id: Mapped[str] = mapped_column(ID)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    armed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,68 @@
+"""Rule timers in the database: arm, extend, cancel, and claim the due ones.
+
+`duration` arms a timer on its start event (keeping the earliest start) and
+cancels it on the end event; `absence` pushes its timer forward on every
+sighting; a sustained `threshold` arms on the first breaching reading and
+cancels on a normal one. The clock claims due timers with
+`FOR UPDATE SKIP LOCKED`, so each fires exactly once across gateway processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from anju.db.models import RuleTimer
+
+CLAIM_BATCH = 200
+
+
+@dataclass(slots=True)
+class DueTimer:
+    rule: str
+    group_key: str
+    device_id: str
+    due_at: datetime
+    armed_at: datetime
+    evidence: dict[str, Any]
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(RuleTimer) if dialect == "postgresql" else sqlite.insert(RuleTimer)
+
+
+def arm(session: Session, rule: str, group_key: str, device_id: str, due_at: datetime, now: datetime,
+        evidence: dict[str, Any], *, extend: bool) -> None:
+    """Start a timer; if one runs already, `extend` moves it to `due_at` (absence), else it is kept (duration)."""
+    stmt = _insert(session).values(rule=rule, group_key=group_key, device_id=device_id, due_at=due_at, armed_at=now,
+                                   evidence=evidence)
+    if extend:
+        stmt = stmt.on_conflict_do_update(index_elements=[RuleTimer.rule, RuleTimer.group_key],
+                                          set_={"due_at": due_at, "armed_at": now, "device_id": device_id,
+                                                "evidence": evidence})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[RuleTimer.rule, RuleTimer.group_key])
+    session.execute(stmt)
+
+
+def cancel(session: Session, rule: str, group_key: str) -> None:
+    session.execute(delete(RuleTimer).where(RuleTimer.rule == rule, RuleTimer.group_key == group_key))
+
+
+def claim_due(session: Session, now: datetime) -> list[DueTimer]:
+    """Remove and return the timers due by `now` (the caller's transaction owns them until it commits)."""
+    rows = session.scalars(
+        select(RuleTimer).where(RuleTimer.due_at <= now).order_by(RuleTimer.due_at).limit(CLAIM_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    due = [DueTimer(r.rule, r.group_key, r.device_id, r.due_at, r.armed_at, dict(r.evidence)) for r in rows]
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return due
