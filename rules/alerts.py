@@ -85,6 +85,7 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "resolved_by": alert.resolved_by,
         "resolution_note": alert.resolution_note,
         "evidence": alert.evidence,
+        "silenced_by": alert.silenced_by,
     }
 
 
@@ -93,12 +94,14 @@ def record_history(session: Session, alert: Alert, action: str, at: datetime, by
     session.add(AlertHistory(alert_id=alert.id, at=at, action=action, by=by, level=alert.level, note=note))
 
 
-def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: timedelta | None) -> AlertChange:
+def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: timedelta | None,
+                silenced_by: int | None = None) -> AlertChange:
     """Open an alert, or count a repeat into the open one with the same dedup key.
 
     The merge is one `INSERT … ON CONFLICT (dedup_key) WHERE state <> 'resolved'
     DO UPDATE`: two triggers racing, in one process or two, cannot both insert.
     `first_wait` is how long level 0 has before escalation (None: never escalates).
+    `silenced_by`: a silence covers it; it is recorded, but neither escalated nor notified.
     """
     if spec.severity not in SEVERITIES:
         raise AlertError(f"severity must be one of {SEVERITIES}, not {spec.severity!r}")
@@ -107,7 +110,8 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
         "rule": spec.rule, "type": spec.type, "severity": spec.severity, "audience": spec.audience,
         "title": spec.title[:500], "state": "open", "level": 0, "count": 1, "dedup_key": spec.dedup_key,
         "silenceable": spec.silenceable, "evidence": [spec.evidence], "created_at": now, "updated_at": now,
-        "escalate_at": now + first_wait if first_wait is not None else None,
+        "escalate_at": now + first_wait if first_wait is not None and silenced_by is None else None,
+        "silenced_by": silenced_by,
     }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert(Alert) if dialect == "postgresql" else sqlite.insert(Alert)

@@ -37,6 +37,7 @@ from rules.schema import (
     event_zone,
     key_value,
 )
+from rules.silences import matching_silence
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class RuleEngine:
                     spec = self._evaluate(session, rule, obs)
                     if spec is not None:
                         with session.begin_nested():
-                            changes.append(raise_alert(session, spec, obs.received_at, DEFAULT_CHAIN[0].wait))
+                            changes.append(self._raise(session, spec, obs.received_at))
                 except Exception:
                     log.exception("rule %s failed on %s %s of %s", rule.id, obs.channel, obs.type, obs.device.id)
         if changes:
@@ -167,6 +168,11 @@ class RuleEngine:
                 group = self._group(cond.per, rule, info, {}) or ""
                 timers.arm(session, rule.id, group, info.id, now + cond.for_, now,
                            {"device_id": info.id, "note": "not seen since monitoring started"}, extend=False)
+
+    @staticmethod
+    def _raise(session: Session, spec: AlertSpec, now: datetime) -> AlertChange:
+        silence = matching_silence(session, spec, now)
+        return raise_alert(session, spec, now, DEFAULT_CHAIN[0].wait, silence.id if silence else None)
 
     def _threshold(self, session: Session, rule: Rule, cond: Threshold, obs: Observation) -> AlertSpec | None:
         if cond.kind is not None and cond.kind != obs.device.kind:
@@ -277,6 +283,9 @@ class RuleEngine:
             self._deliver(changes)
 
     def _deliver(self, changes: list[AlertChange]) -> None:
+        changes = [c for c in changes if c.alert.get("silenced_by") is None]  # silenced: recorded, not announced
+        if not changes:
+            return
         for change in changes:
             if self._publish is not None:
                 payload = orjson.dumps({"action": change.action, **change.alert})
@@ -319,5 +328,5 @@ class RuleEngine:
                 timers.arm(session, rule.id, timer.group_key, timer.device_id, now + cond.for_, now, timer.evidence,
                            extend=True)
             with session.begin_nested():
-                changes.append(raise_alert(session, self._spec(rule, obs, [evidence]), now, DEFAULT_CHAIN[0].wait))
+                changes.append(self._raise(session, self._spec(rule, obs, [evidence]), now))
         return changes

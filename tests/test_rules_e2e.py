@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from anju.db.models import Alert, Event
 from anju.mqtt import parse_broker_url
+from rules.engine import RuleEngine
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, wait_for
 
@@ -138,3 +139,39 @@ def test_low_battery_threshold_is_a_maintenance_alert(make_gateway: GatewayFacto
         assert alert.audience == "maintenance" and alert.evidence[0]["reading"]["value"] == 12
     finally:
         pub.close()
+
+
+def test_silence_mutes_a_gate_but_never_an_sos(make_gateway: GatewayFactory, mosquitto_url: str, db_url: str,
+                                               site_id: str) -> None:
+    from datetime import timedelta
+
+    from anju.timeutil import utcnow
+    from rules.silences import SilenceRefused, create_silence
+
+    gw = make_gateway(mosquitto_url, db_url, rules=True)
+    engine_rules = {r.id: r for r in RuleEngine.from_files(None).rules}
+    now = utcnow()
+    with gw.sessions.begin() as s:
+        with pytest.raises(SilenceRefused, match="never be silenced"):
+            create_silence(s, engine_rules, owner="物业 王", reason="test", ends_at=now + timedelta(hours=1),
+                           now=now, rule="elder-sos")
+        with pytest.raises(SilenceRefused, match="at least"):
+            create_silence(s, engine_rules, owner="物业 王", reason="everything", ends_at=now + timedelta(hours=1),
+                           now=now)
+        with pytest.raises(SilenceRefused, match="30 days"):
+            create_silence(s, engine_rules, owner="物业 王", reason="long", ends_at=now + timedelta(days=60),
+                           now=now, device="gate1")
+        create_silence(s, engine_rules, owner="物业 王", reason="门禁维修 gate repair", kind="maintenance",
+                       ends_at=now + timedelta(hours=2), now=now, site=site_id)
+    app = AlertsTopic(mosquitto_url, site_id)
+    pub = Publisher(mosquitto_url, site_id)
+    try:
+        pub.send("gate1", "access_gate", "event", type="forced_open")
+        pub.send("eb1", "elder_button", "event", type="press")
+        wait_for(lambda: [a["rule"] for a in app.received] == ["elder-sos"], what="only the SOS announced")
+        stored = alerts_by_rule(gw)
+        assert stored["gate-forced-open"].silenced_by is not None and stored["gate-forced-open"].escalate_at is None
+        assert stored["elder-sos"].silenced_by is None
+    finally:
+        pub.close()
+        app.close()

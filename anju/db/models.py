@@ -194,6 +194,8 @@ class Alert(Base):
     resolution_note: Mapped[str | None] = mapped_column(Text)
     escalate_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     """When the next escalation (open) or reminder (acknowledged SOS) is due; None when nothing is."""
+    silenced_by: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    """The silence that muted this alert when it was raised: recorded, not notified, not escalated."""
 
 
 class AlertHistory(Base):
@@ -227,3 +229,27 @@ class RuleTimer(Base):
     due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     armed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Silence(Base):
+    """A silence or maintenance window: matching alerts are recorded but nobody is woken for them.
+
+    Never applies to rules marked `silenceable: false` (elder SOS, fence intrusion
+    and cut): those always reach a person.
+    """
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_ends_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), default="silence")
+    """"silence" (an alert source someone knows about) or "maintenance" (planned work on devices)."""
+    site_id: Mapped[str | None] = mapped_column(ID)
+    grid_id: Mapped[str | None] = mapped_column(ID)
+    device_id: Mapped[str | None] = mapped_column(ID)
+    rule: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
