@@ -34,10 +34,34 @@ class DeviceConfig(_Strict):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
+class DutyShift(_Strict):
+    """Someone on duty on these days between `from` and `to` (local time; may wrap past midnight)."""
+
+    name: str
+    phone: str | None = None
+    days: list[str] | None = None
+    """mon..sun; all days when left out."""
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+
+
+class EscalationLevelConfig(_Strict):
+    """One level of the responsibility chain above the grid: community office, street, district."""
+
+    name: str
+    wait: str | None = None
+    """How long this level has to acknowledge before the next is notified (e.g. 10m); none at the top."""
+    roster: list[DutyShift] = Field(default_factory=list)
+    """Who is on duty when; an empty roster means the level is always staffed."""
+
+
 class GridConfig(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
     patrol_team: str | None = None
+    wait: str = "5m"
+    """How long the grid's patrol team has to acknowledge before the chain's first level is notified."""
+    roster: list[DutyShift] = Field(default_factory=list)
 
 
 class SiteConfig(_Strict):
@@ -47,6 +71,8 @@ class SiteConfig(_Strict):
     address: str | None = None
     grids: list[GridConfig] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    escalation: list[EscalationLevelConfig] = Field(default_factory=list)
+    """The chain above the grids (grid → community → street → district); default: the standard chain."""
 
 
 class CommunityConfig(_Strict):

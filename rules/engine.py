@@ -18,14 +18,16 @@ import orjson
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, Event
+from anju.db.models import Alert, Device, Event
+from anju.siteconfig import load_site_config
 from anju.topics import alerts_topic
 from gateway.observations import Observation
 from gateway.registry import DeviceInfo
 from rules import timers
-from rules.alerts import AlertChange, AlertSpec, raise_alert
-from rules.escalation import DEFAULT_CHAIN, DEFAULT_REMINDER, escalate_due
+from rules.alerts import AlertChange, AlertSpec, alert_json, raise_alert
+from rules.escalation import DEFAULT_REMINDER, escalate_due, notify
 from rules.loader import load_rule_files
+from rules.routing import Routing
 from rules.schema import (
     Absence,
     Correlation,
@@ -71,6 +73,8 @@ class RuleEngine:
         self.watchlists: Mapping[str, set[str]] = watchlists or {}
         self.listeners: list[AlertListener] = []
         self._by_id = {rule.id: rule for rule in self.rules}
+        self.routing = Routing()
+        """Replaced by `attach` with the chains and rosters of the gateway's site file."""
         self._absences_armed = False
         self._publish: Callable[[str, bytes], None] | None = None
         unsupported = sorted({r.condition_name for r in self.rules} - EVALUATED)
@@ -86,6 +90,8 @@ class RuleEngine:
 
     def attach(self, gateway: Any) -> None:
         """Evaluate inside the gateway's transactions, publish after its commits, escalate on its clock."""
+        if gateway.settings.site_file:
+            self.routing = Routing.from_community(load_site_config(gateway.settings.site_file))
         gateway.pipeline.transaction_hooks.append(self.on_observations)
         self._publish = lambda topic, payload: gateway.hub.publish(topic, payload, qos=1)
         gateway.tickers.append(lambda now: self.tick(gateway.sessions, now))
@@ -169,10 +175,17 @@ class RuleEngine:
                 timers.arm(session, rule.id, group, info.id, now + cond.for_, now,
                            {"device_id": info.id, "note": "not seen since monitoring started"}, extend=False)
 
-    @staticmethod
-    def _raise(session: Session, spec: AlertSpec, now: datetime) -> AlertChange:
+    def _raise(self, session: Session, spec: AlertSpec, now: datetime) -> AlertChange:
+        """Raise (or merge) the alert; a new, unsilenced one goes to the first staffed level of its chain."""
         silence = matching_silence(session, spec, now)
-        return raise_alert(session, spec, now, DEFAULT_CHAIN[0].wait, silence.id if silence else None)
+        change = raise_alert(session, spec, now, None, silence.id if silence else None)
+        if change.action != "created" or silence is not None:
+            return change
+        alert = session.get(Alert, change.alert["id"])
+        assert alert is not None
+        notify(session, alert, self.routing, 0, now, "notified")
+        session.flush()
+        return AlertChange("created", alert_json(alert))
 
     def _threshold(self, session: Session, rule: Rule, cond: Threshold, obs: Observation) -> AlertSpec | None:
         if cond.kind is not None and cond.kind != obs.device.kind:
@@ -307,7 +320,7 @@ class RuleEngine:
             if not self._absences_armed:
                 self._arm_absences(session, now)
                 self._absences_armed = True
-            changes = escalate_due(session, now, DEFAULT_CHAIN, DEFAULT_REMINDER)
+            changes = escalate_due(session, now, self.routing, DEFAULT_REMINDER)
             changes.extend(self._fire_timers(session, now))
         if changes:
             self._deliver(changes)

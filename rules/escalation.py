@@ -8,8 +8,8 @@ reminder instead, so nobody forgets an elder who pressed the button.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,25 +17,33 @@ from sqlalchemy.orm import Session
 from anju.db.models import Alert
 from rules.alerts import AlertChange, alert_json, record_history
 
-
-@dataclass(frozen=True, slots=True)
-class EscalationLevel:
-    name: str
-    wait: timedelta | None
-    """How long this level has to acknowledge before the next one is notified; None at the top."""
-
-
-DEFAULT_CHAIN: tuple[EscalationLevel, ...] = (
-    EscalationLevel("网格巡逻 grid patrol", timedelta(minutes=5)),
-    EscalationLevel("社区办公室 community office", timedelta(minutes=10)),
-    EscalationLevel("街道 street", timedelta(minutes=15)),
-    EscalationLevel("区 district", None),
-)
 DEFAULT_REMINDER = timedelta(minutes=15)
 BATCH = 200
 
 
-def escalate_due(session: Session, now: datetime, chain: tuple[EscalationLevel, ...] = DEFAULT_CHAIN,
+class Chain(Protocol):
+    """Where an alert goes at each level (rules.routing.Routing); see there."""
+
+    def levels(self, site: str, grid: str | None) -> tuple[Any, ...]: ...
+
+    def route(self, site: str, grid: str | None, from_level: int, at: datetime) -> tuple[int, list[str]]: ...
+
+
+def notify(session: Session, alert: Alert, chain: Chain, level: int, now: datetime, action: str) -> None:
+    """Move the alert to the first staffed level from `level` up, and record who was told."""
+    target, skipped = chain.route(alert.site_id, alert.grid_id, level, now)
+    for note in skipped:
+        record_history(session, alert, "skipped", now, note=note)
+    levels = chain.levels(alert.site_id, alert.grid_id)
+    alert.level = target
+    current = levels[target]
+    on_duty = current.on_duty(now)
+    alert.escalate_at = now + current.wait if current.wait is not None else None
+    who = f"{current.name}" + (f": {', '.join(on_duty)}" if on_duty else "")
+    record_history(session, alert, action, now, note=f"notified {who}")
+
+
+def escalate_due(session: Session, now: datetime, chain: Chain,
                  reminder: timedelta = DEFAULT_REMINDER) -> list[AlertChange]:
     """Escalate open alerts and remind acknowledged ones whose time has come.
 
@@ -55,17 +63,14 @@ def escalate_due(session: Session, now: datetime, chain: tuple[EscalationLevel, 
             alert.escalate_at = now + reminder
             alert.updated_at = now
             record_history(session, alert, "reminded", now, note=f"acknowledged by {alert.acknowledged_by} "
-                     "but not resolved")
+                           "but not resolved")
             changes.append(AlertChange("reminded", alert_json(alert)))
             continue
-        if alert.level + 1 >= len(chain):
+        if alert.level + 1 >= len(chain.levels(alert.site_id, alert.grid_id)):
             alert.escalate_at = None
             continue
-        alert.level += 1
-        level = chain[alert.level]
-        alert.escalate_at = now + level.wait if level.wait is not None else None
         alert.updated_at = now
-        record_history(session, alert, "escalated", now, note=f"not acknowledged: escalated to {level.name}")
+        notify(session, alert, chain, alert.level + 1, now, "escalated")
         changes.append(AlertChange("escalated", alert_json(alert)))
     session.flush()
     return changes

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from anju.db import make_engine, migrate, session_factory
 from anju.db.models import Alert
 from rules.alerts import AlertError, AlertSpec, acknowledge, history, raise_alert, resolve
-from rules.escalation import DEFAULT_CHAIN, escalate_due
+from rules.escalation import escalate_due
+from rules.routing import DEFAULT_CHAIN, Routing
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 WAIT = DEFAULT_CHAIN[0].wait
@@ -98,17 +99,45 @@ def test_escalation_climbs_the_chain_until_acknowledged_then_reminds(sessions: s
     with sessions.begin() as s:
         alert_id = raise_alert(s, sos(), T0, WAIT).alert["id"]
     with sessions.begin() as s:
-        assert escalate_due(s, T0 + timedelta(minutes=4)) == []
-        first = escalate_due(s, T0 + timedelta(minutes=5))
+        assert escalate_due(s, T0 + timedelta(minutes=4), Routing()) == []
+        first = escalate_due(s, T0 + timedelta(minutes=5), Routing())
     assert [(c.action, c.alert["level"]) for c in first] == [("escalated", 1)]
     with sessions.begin() as s:
-        assert escalate_due(s, T0 + timedelta(minutes=14)) == []
-        assert [c.alert["level"] for c in escalate_due(s, T0 + timedelta(minutes=15))] == [2]
+        assert escalate_due(s, T0 + timedelta(minutes=14), Routing()) == []
+        assert [c.alert["level"] for c in escalate_due(s, T0 + timedelta(minutes=15), Routing())] == [2]
         acknowledge(s, alert_id, "社区值班 王", T0 + timedelta(minutes=16), reminder_after=timedelta(minutes=15))
     with sessions.begin() as s:
-        assert escalate_due(s, T0 + timedelta(minutes=30)) == []
-        reminded = escalate_due(s, T0 + timedelta(minutes=31))
+        assert escalate_due(s, T0 + timedelta(minutes=30), Routing()) == []
+        reminded = escalate_due(s, T0 + timedelta(minutes=31), Routing())
     assert [(c.action, c.alert["level"]) for c in reminded] == [("reminded", 2)]
     with sessions() as s:
         assert [h["action"] for h in history(s, alert_id)] == ["created", "escalated", "escalated", "acknowledged",
                                                               "reminded"]
+
+
+def test_nobody_on_duty_at_the_grid_goes_straight_to_the_community(sessions: sessionmaker[Session]) -> None:
+    from anju.siteconfig import CommunityConfig
+    from rules.escalation import notify
+
+    community = CommunityConfig.model_validate({"sites": [{
+        "id": "s1", "name": "测试社区",
+        "grids": [{"id": "g1", "name": "第一网格", "patrol_team": "一组", "wait": "3m",
+                   "roster": [{"name": "张三", "from": "20:00", "to": "08:00"}]}],   # nights only
+        "escalation": [
+            {"name": "社区居委会", "wait": "10m", "roster": [{"name": "王主任", "from": "08:00", "to": "18:00"}]},
+            {"name": "街道办"},
+        ],
+    }]})
+    routing = Routing.from_community(community)
+    day = T0  # 11:00 in Shanghai: the grid's night shift is off, the community office is in
+    with sessions.begin() as s:
+        alert_id = raise_alert(s, sos(), day, None).alert["id"]
+        alert = s.get(Alert, alert_id)
+        notify(s, alert, routing, 0, day, "notified")
+        assert alert.level == 1 and alert.escalate_at == day + timedelta(minutes=10)
+    with sessions() as s:
+        steps = history(s, alert_id)
+    assert [h["action"] for h in steps] == ["created", "skipped", "notified"]
+    assert "一组" in steps[1]["note"] and "王主任" in steps[2]["note"]
+    night = T0 + timedelta(hours=12)  # 23:00 in Shanghai: 张三 is on duty
+    assert routing.route("s1", "g1", 0, night) == (0, [])
