@@ -92,6 +92,44 @@ def rules_check(files: Annotated[list[Path], typer.Argument(help="rule files (YA
     raise typer.Exit(check_main([str(f) for f in files]))
 
 
+@rules_app.command("backtest")
+def rules_backtest(
+    files: Annotated[list[Path], typer.Argument(help="rule files (YAML)")],
+    since: Annotated[str, typer.Option(help="start of the replay, RFC 3339 or YYYY-MM-DD (UTC)")],
+    until: Annotated[str | None, typer.Option(help="end of the replay (default: now)")] = None,
+    config: Annotated[Path | None, typer.Option(help="config file naming the database")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Replay stored events through rule files and report what would have fired (live alerts untouched)."""
+    import json
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from anju.config import load_settings
+    from anju.db import make_engine, session_factory
+    from rules.backtest import run_backtest
+    from rules.loader import RuleFileError, load_rule_files
+
+    def when(text: str) -> datetime:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    try:
+        rules = load_rule_files(files)
+    except RuleFileError as exc:
+        typer.echo("\n".join(str(e) for e in exc.errors), err=True)
+        raise typer.Exit(1) from None
+    settings = load_settings(config)
+    engine = make_engine(settings.db.url)
+    fired = run_backtest(session_factory(engine), rules, when(since), when(until) if until else datetime.now(UTC))
+    if as_json:
+        typer.echo(json.dumps([asdict(f) for f in fired], ensure_ascii=False, indent=2))
+        return
+    for f in fired:
+        typer.echo(f"{f.first_at}  {f.severity:<8} {f.rule:<28} {f.device_id or '-':<16} x{f.count}  {f.title}")
+    typer.echo(f"{len(fired)} alert{'s' if len(fired) != 1 else ''} would have fired")
+
+
 bench_app = typer.Typer(help="Benchmarks: each reports a ratio against a limit measured in the same run.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")

@@ -68,14 +68,16 @@ class _Fields(dict[str, Any]):
 
 
 class RuleEngine:
-    def __init__(self, rules: list[Rule], watchlists: Mapping[str, set[str]] | None = None) -> None:
+    def __init__(self, rules: list[Rule], watchlists: Mapping[str, set[str]] | None = None,
+                 arm_absences: bool = True) -> None:
         self.rules = [r for r in rules if getattr(r, "enabled", True)]
         self.watchlists: Mapping[str, set[str]] = watchlists or {}
         self.listeners: list[AlertListener] = []
         self._by_id = {rule.id: rule for rule in self.rules}
         self.routing = Routing()
         """Replaced by `attach` with the chains and rosters of the gateway's site file."""
-        self._absences_armed = False
+        self._absences_armed = not arm_absences
+        """Live engines arm every device's absence timer on their first tick; a backtest replays history instead."""
         self._publish: Callable[[str, bytes], None] | None = None
         unsupported = sorted({r.condition_name for r in self.rules} - EVALUATED)
         if unsupported:
@@ -321,13 +323,13 @@ class RuleEngine:
                 self._arm_absences(session, now)
                 self._absences_armed = True
             changes = escalate_due(session, now, self.routing, DEFAULT_REMINDER)
-            changes.extend(self._fire_timers(session, now))
+            changes.extend(self.fire_timers(session, now))
         if changes:
             self._deliver(changes)
 
-    def _fire_timers(self, session: Session, now: datetime) -> list[AlertChange]:
+    def fire_timers(self, session: Session, now: datetime) -> list[AlertChange]:
         changes = []
-        for timer in timers.claim_due(session, now):
+        for timer in timers.claim_due(session, now, self._by_id):
             rule = self._by_id.get(timer.rule)
             row = session.get(Device, timer.device_id)
             if rule is None or row is None:  # rule removed or device deleted since the timer was armed

@@ -9,6 +9,7 @@ cancels on a normal one. The clock claims due timers with
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,10 +56,14 @@ def cancel(session: Session, rule: str, group_key: str) -> None:
     session.execute(delete(RuleTimer).where(RuleTimer.rule == rule, RuleTimer.group_key == group_key))
 
 
-def claim_due(session: Session, now: datetime) -> list[DueTimer]:
-    """Remove and return the timers due by `now` (the caller's transaction owns them until it commits)."""
+def claim_due(session: Session, now: datetime, rules: Collection[str]) -> list[DueTimer]:
+    """Remove and return the timers of `rules` due by `now` (the caller's transaction owns them until it commits).
+
+    Only the caller's own rules: a backtest must not lock, let alone fire, the live rules' timers.
+    """
     rows = session.scalars(
-        select(RuleTimer).where(RuleTimer.due_at <= now).order_by(RuleTimer.due_at).limit(CLAIM_BATCH)
+        select(RuleTimer).where(RuleTimer.due_at <= now, RuleTimer.rule.in_(sorted(rules)))
+        .order_by(RuleTimer.due_at).limit(CLAIM_BATCH)
         .with_for_update(skip_locked=True)
     ).all()
     due = [DueTimer(r.rule, r.group_key, r.device_id, r.due_at, r.armed_at, dict(r.evidence)) for r in rows]
