@@ -40,12 +40,15 @@ from rules.schema import (
     key_value,
 )
 from rules.silences import matching_silence
+from rules.watchlists import load_watchlists
 
 log = logging.getLogger(__name__)
 
 AlertListener = Callable[[list[AlertChange]], None]
 LARGE_FIELDS = ("snapshot",)
 EVALUATED = {"event", "threshold", "count", "correlation", "duration", "absence"}
+WATCHLIST_REFRESH = timedelta(seconds=5)
+"""How soon a watchlist change made through the API reaches every gateway."""
 RECENT_LIMIT = 2000
 """Window look-ups read at most this many stored events (a 2-minute window of one site is far smaller)."""
 """Payload fields too big for evidence (base64 images): replaced by their size."""
@@ -74,6 +77,8 @@ class RuleEngine:
         self.watchlists: Mapping[str, set[str]] = watchlists or {}
         self.listeners: list[AlertListener] = []
         self._by_id = {rule.id: rule for rule in self.rules}
+        self._watchlists_from_db = False
+        self._watchlists_loaded: datetime | None = None
         self.routing = Routing()
         """Replaced by `attach` with the chains and rosters of the gateway's site file."""
         self._absences_armed = not arm_absences
@@ -94,6 +99,7 @@ class RuleEngine:
         """Evaluate inside the gateway's transactions, publish after its commits, escalate on its clock."""
         if gateway.settings.site_file:
             self.routing = Routing.from_community(load_site_config(gateway.settings.site_file))
+        self._watchlists_from_db = True  # loaded with the first batch, refreshed on the clock
         gateway.pipeline.transaction_hooks.append(self.on_observations)
         self._publish = lambda topic, payload: gateway.hub.publish(topic, payload, qos=1)
         gateway.tickers.append(lambda now: self.tick(gateway.sessions, now))
@@ -101,6 +107,9 @@ class RuleEngine:
     # -- evaluation (inside the transaction) ----------------------------------------------------
 
     def on_observations(self, session: Session, observations: list[Observation]) -> None:
+        if self._watchlists_from_db and self._watchlists_loaded is None:
+            self.watchlists = load_watchlists(session)
+            self._watchlists_loaded = observations[0].received_at if observations else None
         changes: list[AlertChange] = []
         for obs in observations:
             for rule in self.rules:
@@ -318,6 +327,11 @@ class RuleEngine:
 
     def tick(self, sessions: Any, now: datetime) -> None:
         """Escalations and rule timers that came due; alerts are delivered after the commit."""
+        if self._watchlists_from_db and (self._watchlists_loaded is None
+                                         or now - self._watchlists_loaded >= WATCHLIST_REFRESH):
+            with sessions() as session:
+                self.watchlists = load_watchlists(session)
+            self._watchlists_loaded = now
         with sessions.begin() as session:
             if not self._absences_armed:
                 self._arm_absences(session, now)

@@ -175,3 +175,25 @@ def test_silence_mutes_a_gate_but_never_an_sos(make_gateway: GatewayFactory, mos
     finally:
         pub.close()
         app.close()
+
+
+def test_blacklisted_plate_from_the_database_watchlist(make_gateway: GatewayFactory, mosquitto_url: str,
+                                                       db_url: str, site_id: str) -> None:
+    from anju.timeutil import utcnow
+    from rules.watchlists import add_entry
+
+    gw = make_gateway(mosquitto_url, db_url, rules=True, start=False)
+    gw.prepare_database()
+    with gw.sessions.begin() as s:
+        add_entry(s, "blacklist", "辽E99999", utcnow(), added_by="派出所", note="stolen")
+    gw.start()
+    pub = Publisher(mosquitto_url, site_id)
+    try:
+        assert gw.wait_connected(10)
+        pub.send("cam1", "plate_camera", "event", type="plate", plate="辽E12345", direction="in", confidence=0.97)
+        pub.send("cam1", "plate_camera", "event", type="plate", plate="辽E99999", direction="in", confidence=0.95)
+        alert = wait_for(lambda: alerts_by_rule(gw).get("plate-blacklist"), what="blacklist alert")
+    finally:
+        pub.close()
+        gw.stop()
+    assert alert.count == 1 and alert.evidence[0]["data"]["plate"] == "辽E99999"

@@ -253,3 +253,18 @@ class Silence(Base):
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WatchlistEntry(Base):
+    """One plate or person on a named watchlist (blacklist, residents, watchlist...), used by rules."""
+
+    __tablename__ = "watchlist_entries"
+    __table_args__ = (Index("ux_watchlist_entries_list_value", "list", "value", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    list: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(128))
+    """A plate (辽E12345) or a person id, as devices report them."""
+    note: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str | None] = mapped_column(String(200))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
