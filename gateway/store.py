@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from anju.db.engine import upsert_insert
 from anju.db.models import DeadLetter, Device, Event, ProcessedMessage, Reading, UtcDateTime
 
 DEAD_LETTER_PAYLOAD_LIMIT = 4096
@@ -23,8 +23,7 @@ def claim_message_ids(session: Session, keys: Sequence[tuple[str, str]], now: da
     """
     if not keys:
         return set()
-    dialect = session.get_bind().dialect.name
-    ins = postgresql.insert(ProcessedMessage) if dialect == "postgresql" else sqlite.insert(ProcessedMessage)
+    ins = upsert_insert(session, ProcessedMessage)
     stmt = ins.on_conflict_do_nothing().returning(ProcessedMessage.device_id, ProcessedMessage.msg_id)
     rows = [{"device_id": d, "msg_id": m, "received_at": now} for d, m in keys]
     return {(d, m) for d, m in session.execute(stmt, rows)}

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from anju.db.engine import upsert_insert
 from anju.db.models import Alert, AlertHistory
 
 SEVERITIES = ("critical", "major", "minor", "warning")
@@ -113,9 +113,7 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
         "escalate_at": now + first_wait if first_wait is not None and silenced_by is None else None,
         "silenced_by": silenced_by,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(Alert) if dialect == "postgresql" else sqlite.insert(Alert)
-    stmt = insert.values(values)
+    stmt = upsert_insert(session, Alert).values(values)
     if spec.dedup_key is not None:
         stmt = stmt.on_conflict_do_update(
             index_elements=[Alert.dedup_key],

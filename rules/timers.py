@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from anju.db.engine import upsert_insert
 from anju.db.models import RuleTimer
 
 CLAIM_BATCH = 200
@@ -33,16 +33,11 @@ class DueTimer:
     evidence: dict[str, Any]
 
 
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert(RuleTimer) if dialect == "postgresql" else sqlite.insert(RuleTimer)
-
-
 def arm(session: Session, rule: str, group_key: str, device_id: str, due_at: datetime, now: datetime,
         evidence: dict[str, Any], *, extend: bool) -> None:
     """Start a timer; if one runs already, `extend` moves it to `due_at` (absence), else it is kept (duration)."""
-    stmt = _insert(session).values(rule=rule, group_key=group_key, device_id=device_id, due_at=due_at, armed_at=now,
-                                   evidence=evidence)
+    stmt = upsert_insert(session, RuleTimer).values(rule=rule, group_key=group_key, device_id=device_id,
+                                                    due_at=due_at, armed_at=now, evidence=evidence)
     if extend:
         stmt = stmt.on_conflict_do_update(index_elements=[RuleTimer.rule, RuleTimer.group_key],
                                           set_={"due_at": due_at, "armed_at": now, "device_id": device_id,

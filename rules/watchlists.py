@@ -11,9 +11,9 @@ from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from anju.db.engine import upsert_insert
 from anju.db.models import WatchlistEntry
 
 
@@ -29,10 +29,9 @@ def add_entry(session: Session, list_name: str, value: str, now: datetime, added
     """Add a value to a list (idempotent)."""
     if not list_name.strip() or not value.strip():
         raise ValueError("a watchlist entry needs a list name and a value")
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(WatchlistEntry) if dialect == "postgresql" else sqlite.insert(WatchlistEntry)
-    session.execute(insert.values(list=list_name.strip(), value=value.strip(), note=note, added_by=added_by,
-                                  added_at=now).on_conflict_do_nothing())
+    values = {"list": list_name.strip(), "value": value.strip(), "note": note, "added_by": added_by,
+              "added_at": now}
+    session.execute(upsert_insert(session, WatchlistEntry).values(values).on_conflict_do_nothing())
 
 
 def remove_entry(session: Session, list_name: str, value: str) -> bool:

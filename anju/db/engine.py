@@ -53,3 +53,15 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def upsert_insert(session: Session, model: type[Any]) -> Any:
+    """An INSERT for `model` that supports `on_conflict_do_*` on the session's backend (PostgreSQL or SQLite).
+
+    Atomic upserts are how Anju keeps dedup, alert merging and timers correct
+    with several gateway processes; both backends speak the same ON CONFLICT.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
