@@ -5,6 +5,7 @@ Building blocks, from the wire up:
 - `SimulatedDevice`: one device on its own MQTT connection (will = retained `offline`).
 - `kinds`: per-kind payload models (`ElderButtonModel`, `AccessGateModel`, ...).
 - `faults`: functions that publish each class of bad input or make a device misbehave.
+- `rule_scenarios`: one short script per built-in rule (scenarios `rules` and `rule-<id>`).
 - `run_simulation`: a named scenario against a broker; `plan_scenario`: the same, dry.
 """
 
@@ -27,13 +28,16 @@ from simulators.load import synthetic_devices
 from simulators.messages import Message, MsgIdFactory, build_payload, encode_payload
 from simulators.netloop import NetLoop
 from simulators.report import SimulationReport
+from simulators.rule_scenarios import RULE_SCRIPTS, SCENARIO_WATCHLISTS, RuleScript
 from simulators.runner import plan_scenario, run_simulation
 from simulators.scenarios import SCENARIO_NAMES, SCENARIOS
 
 __all__ = [
     "FAULT_CLASSES",
+    "RULE_SCRIPTS",
     "SCENARIOS",
     "SCENARIO_NAMES",
+    "SCENARIO_WATCHLISTS",
     "AccessGateModel",
     "BrokerSettings",
     "BrokerUnavailable",
@@ -48,6 +52,7 @@ __all__ = [
     "MsgIdFactory",
     "NetLoop",
     "PlateCameraModel",
+    "RuleScript",
     "SimulatedDevice",
     "SimulationReport",
     "build_payload",

@@ -86,11 +86,14 @@ class SimulatedDevice:
         self.connection.connect(wait=wait, timeout=timeout)
 
     def publish(self, message: Message, ts_ms: int | None = None) -> str:
-        """Publish a model message with fresh `msg_id` and `ts`; returns the msg_id."""
+        """Publish a model message with a fresh `msg_id`; `ts` is `ts_ms`, else the message's own
+        `ts_ms`, else now. Returns the msg_id."""
         if not self.active:
             raise DeviceOffline(f"{self.device_id} is offline")
         msg_id = self.msg_ids.next()
-        payload = encode_payload(build_payload(message, msg_id, epoch_ms() if ts_ms is None else ts_ms))
+        if ts_ms is None:
+            ts_ms = message.ts_ms if message.ts_ms is not None else epoch_ms()
+        payload = encode_payload(build_payload(message, msg_id, ts_ms))
         qos = EVENT_QOS if message.channel == "event" else self.telemetry_qos
         topic = self._topics[message.channel]
         with self._lock:

@@ -26,6 +26,9 @@ class Message:
     channel: MessageChannel
     type: str
     fields: dict[str, Any] = field(default_factory=dict)
+    ts_ms: int | None = None
+    """The device's own time for it, when that is not the moment it is sent (a camera uploading a
+    capture it buffered); None: stamped when published, like almost every message."""
 
     def __post_init__(self) -> None:
         clash = COMMON_FIELDS & self.fields.keys()

@@ -6,6 +6,8 @@
 | sos       | heartbeats and a short script of elder presses (a repeat, cancelled accidents) |
 | offline   | the daily rhythm while devices drop (will fires) or go silent, some coming back |
 | faults    | the daily rhythm interleaved with every fault class, one every 15-45 sim s |
+| rules     | heartbeats and one short script per built-in rule, one every 3 sim min |
+| rule-<id> | heartbeats and the script of built-in rule <id> only (see `rule_scenarios.py`) |
 | load      | N synthetic devices at R msg/s over a few shared connections (see `load.py`) |
 
 Scenarios only schedule callbacks on the `Scheduler` and act through a `Fleet`,
@@ -23,6 +25,7 @@ from simulators.fleet import Fleet
 from simulators.incidents import IncidentPlanner, press_sequence
 from simulators.messages import Message
 from simulators.rand import MINUTE
+from simulators.rule_scenarios import LEAD_S, RULE_SCRIPTS, RuleScript, install_all_rule_scripts, install_rule_script
 from simulators.traffic import TrafficPlanner
 from simulators.world import CommunityWorld, Planned
 
@@ -226,6 +229,22 @@ def _faults(ctx: SimContext) -> None:
     install_fault_mix(ctx)
 
 
+def _rules(ctx: SimContext) -> None:
+    """Every rule script in turn, for a demo that shows each built-in alert once."""
+    install_heartbeats(ctx)
+    install_all_rule_scripts(ctx)
+
+
+def _rule_scenario(script: RuleScript) -> Scenario:
+    """`rule-<id>`: heartbeats (nothing goes offline by timeout) and that rule's script alone."""
+
+    def install(ctx: SimContext) -> None:
+        install_heartbeats(ctx)
+        install_rule_script(ctx, script, ctx.scheduler.now + LEAD_S)
+
+    return Scenario(script.scenario, f"{script.rule}: {script.summary}", install)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -239,6 +258,8 @@ SCENARIOS: dict[str, Scenario] = {
             "offline", "daily rhythm while devices drop (will fires) or go silent; some return", _offline
         ),
         Scenario("faults", "daily rhythm interleaved with every bad-input and device fault class", _faults),
+        Scenario("rules", "heartbeats and a short script per built-in rule, each making that rule fire", _rules),
+        *(_rule_scenario(script) for script in RULE_SCRIPTS.values()),
     )
 }
 LOAD_SCENARIO = "load"

@@ -1,0 +1,312 @@
+"""One short script per built-in rule (`rules/builtin.yaml`): the scenario `rule-<rule id>` plays it.
+
+Each script is the smallest believable story that makes its rule fire, and no
+other built-in rule: an elder presses and presses again, a gate is propped open
+for 90 s, a visitor's car drives in and is still there hours later. The scenario
+`rules` plays every script, one every few simulated minutes, for a demo that
+shows each alert once.
+
+What the scripts rely on, and why:
+
+- Every device heartbeats (as in `sos`), so nothing goes offline by timeout
+  during a long run and `elder-button-offline` fires only where a script drops
+  a button.
+- No daily traffic: residents' denied passes, unrecognised visitors' faces and
+  cars parked overnight would fire the count, night and overstay rules at random.
+- The gateway's watchlists (the database's, which the rule engine reads) hold
+  `SCENARIO_WATCHLISTS`: the blacklisted plate, the watched person and one
+  resident's plate. Without them the three watchlist rules stay silent.
+- The gateway's timers run on its own (real) clock, not the simulated one: a
+  duration or absence rule fires `longer_than`/`for` after its start in real
+  time, whatever `--speed`. The scripts only leave the end event out (the car
+  never drives out); keep the run going that long.
+- `face-unknown-night` reads the event time (`ts`). Outside 22:00-06:00 (site
+  time) the camera uploads the capture it buffered overnight, stamped 23:40 last
+  night, so the scenario shows the rule at any hour.
+- Device choices name the sample community's devices; with another site file a
+  device of the same kind is used instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
+
+from simulators.incidents import fence_alarm, fence_restore
+from simulators.kinds import AccessGateModel, ElderButtonModel, FaceCameraModel, FenceModel, PlateCameraModel
+from simulators.messages import Message, epoch_ms
+from simulators.world import MessageMaker, Planned
+
+if TYPE_CHECKING:
+    from simulators.scenarios import SimContext
+
+BLACKLISTED_PLATE = "辽A7X613"
+"""On the `blacklist` watchlist: the car `plate-blacklist` is about."""
+WATCHED_PERSON = "W0417"
+"""On the `watchlist` watchlist: the person `face-watchlist` is about."""
+RESIDENT_PLATE = "辽E5N208"
+"""On the `residents` watchlist: parks overnight without raising `vehicle-overstay`."""
+VISITOR_PLATE = "吉A3F719"
+"""On no list: the visitor's car that `vehicle-overstay` reports."""
+EXPIRED_CARD = "5A3C91E0"
+"""The card refused five times in a row at one gate (`gate-denied-burst`)."""
+
+SCENARIO_WATCHLISTS: dict[str, frozenset[str]] = {
+    "blacklist": frozenset({BLACKLISTED_PLATE}),
+    "watchlist": frozenset({WATCHED_PERSON}),
+    "residents": frozenset({RESIDENT_PLATE}),
+}
+"""What the rule scenarios expect the gateway's watchlists to hold (names from `rules/builtin.yaml`)."""
+
+LEAD_S = 30.0
+"""Simulated seconds between the start of a run and a script's first step: the devices are online by then."""
+RULES_SPACING_S = 180.0
+"""In `rules`, simulated seconds between one script's start and the next."""
+NIGHT_CAPTURE = time(23, 40)
+NIGHT_FROM, NIGHT_TO = time(22, 0), time(6, 0)
+
+M = TypeVar("M")
+Action = Callable[[], None]
+Step = tuple[float, Action]
+"""(simulated seconds after the script starts, what happens then)."""
+
+
+@dataclass(frozen=True)
+class RuleScript:
+    """The script of one built-in rule: what happens, and which rules it makes fire."""
+
+    rule: str
+    summary: str
+    build: Callable[[SimContext], list[Step]]
+    also_fires: tuple[str, ...] = ()
+    """Rules that cannot help firing too (a fence intrusion before its capture is itself a fence alarm)."""
+
+    @property
+    def scenario(self) -> str:
+        """Its `--scenario` name."""
+        return f"rule-{self.rule}"
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def pick(ctx: SimContext, kind: str, preferred: str, index: int = 0) -> str:
+    """`preferred` if the site has it, else the `index`-th device of `kind` (so any site file works)."""
+    ids = sorted(d for d, m in ctx.world.models.items() if m.kind == kind)
+    if not ids:
+        raise ValueError(f"site {ctx.world.layout.site} has no {kind} for this scenario")
+    return preferred if preferred in ids else ids[index % len(ids)]
+
+
+def capture_camera_in_grid(ctx: SimContext, grid: str | None, preferred: str) -> str:
+    """A face camera in `grid` (the correlation is per grid), `preferred` first."""
+    faces = sorted(d for d, m in ctx.world.models.items() if m.kind == "face_camera")
+    devices = ctx.world.layout.devices
+    same_grid = [d for d in faces if devices[d].grid == grid]
+    if preferred in same_grid:
+        return preferred
+    return (same_grid or faces or [pick(ctx, "face_camera", preferred)])[0]
+
+
+def send(ctx: SimContext, device: str, message: MessageMaker) -> Action:
+    """An action that sends `message` from `device` when it runs (made from the model then, if callable)."""
+    return lambda: ctx.emit(Planned(ctx.scheduler.now, device, message))
+
+
+def model_of(ctx: SimContext, device: str, cls: type[M]) -> M:
+    """The device's state model, checked to be of the kind the script needs."""
+    model = ctx.world.models[device]
+    if not isinstance(model, cls):
+        raise TypeError(f"{device} is not a {cls.__name__}")
+    return model
+
+
+def night_ts_ms(now_ms: int, timezone: str, offset_s: float = 0.0) -> int:
+    """`now_ms` when that is between 22:00 and 06:00 at the site; otherwise 23:40 last night (+ `offset_s`).
+
+    A camera that buffered a capture uploads it with the time it was taken;
+    that is how the night rule can be shown in the daytime.
+    """
+    tz = ZoneInfo(timezone)
+    local = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(tz)
+    if local.time() >= NIGHT_FROM or local.time() < NIGHT_TO:
+        return now_ms
+    last_night = datetime.combine(local.date() - timedelta(days=1), NIGHT_CAPTURE, tzinfo=tz)
+    return int((last_night.timestamp() + offset_s) * 1000)
+
+
+# --- the scripts, in the order of rules/builtin.yaml --------------------------------------------------
+
+
+def _elder_sos(ctx: SimContext) -> list[Step]:
+    button = pick(ctx, "elder_button", "eb-01-2-402")
+    return [(0, send(ctx, button, Message.event("press"))),
+            (120, send(ctx, button, Message.event("press")))]  # nobody there yet: presses again
+
+
+def _elder_button_offline(ctx: SimContext) -> list[Step]:
+    button = pick(ctx, "elder_button", "eb-12-2-501", 1)
+    return [(0, lambda: ctx.fleet.drop(button, abrupt=True))]  # unplugged: the broker sends its will
+
+
+def _elder_button_low_battery(ctx: SimContext) -> list[Step]:
+    button = pick(ctx, "elder_button", "eb-24-3-101", 2)
+    model = model_of(ctx, button, ElderButtonModel)
+
+    def old_cell_fails() -> None:
+        model.battery = min(model.battery, 21.0)
+        ctx.fleet.inject("battery_drain", button)  # 20 %/h: the heartbeats read 21, 20, 19 ...
+
+    return [(0, old_cell_fails)]
+
+
+def _elder_welfare_check(ctx: SimContext) -> list[Step]:
+    return []  # heartbeats only: the buttons are alive, but no elder presses or cancels for 48 h
+
+
+def _gate_forced_open(ctx: SimContext) -> list[Step]:
+    gate = pick(ctx, "access_gate", "gate-y07")
+    return [(0, send(ctx, gate, model_of(ctx, gate, AccessGateModel).forced_open()))]
+
+
+def _gate_held_open(ctx: SimContext) -> list[Step]:
+    gate = pick(ctx, "access_gate", "gate-y03")
+    model = model_of(ctx, gate, AccessGateModel)
+    return [(0, send(ctx, gate, model.held_open(40))),  # a delivery cart: under the 60 s limit
+            (180, send(ctx, gate, model.held_open(90)))]  # propped open
+
+
+def _gate_denied_burst(ctx: SimContext) -> list[Step]:
+    gate = pick(ctx, "access_gate", "gate-main-s")
+    denied = model_of(ctx, gate, AccessGateModel).passage("in", "card", EXPIRED_CARD, "denied")
+    return [(dt, send(ctx, gate, denied)) for dt in (0, 15, 35, 60, 90)]
+
+
+def _gate_tamper(ctx: SimContext) -> list[Step]:
+    gate = pick(ctx, "access_gate", "gate-y10")
+    return [(0, send(ctx, gate, model_of(ctx, gate, AccessGateModel).tamper()))]
+
+
+def _plate_blacklist(ctx: SimContext) -> list[Step]:
+    camera = pick(ctx, "plate_camera", "lpr-s")
+    model = model_of(ctx, camera, PlateCameraModel)
+    return [(0, send(ctx, camera, model.plate(BLACKLISTED_PLATE, "blue", "in", 0.97))),
+            (300, send(ctx, camera, model.plate(BLACKLISTED_PLATE, "blue", "out", 0.96)))]  # turned away
+
+
+def _vehicle_overstay(ctx: SimContext) -> list[Step]:
+    camera = pick(ctx, "plate_camera", "lpr-s")
+    model = model_of(ctx, camera, PlateCameraModel)
+    return [(0, send(ctx, camera, model.plate(RESIDENT_PLATE, "blue", "in", 0.98))),  # home for the night
+            (60, send(ctx, camera, model.plate(VISITOR_PLATE, "blue", "in", 0.95)))]  # and never drives out
+
+
+def _face_watchlist(ctx: SimContext) -> list[Step]:
+    camera = pick(ctx, "face_camera", "face-main-s")
+    return [(0, send(ctx, camera, model_of(ctx, camera, FaceCameraModel).recognised(WATCHED_PERSON, 0.93)))]
+
+
+def _face_unknown_night(ctx: SimContext) -> list[Step]:
+    camera = pick(ctx, "face_camera", "face-y08")
+    model = model_of(ctx, camera, FaceCameraModel)
+    look_alike = next((r.person_id for r in ctx.world.residents), "R01001")
+    timezone = ctx.world.layout.timezone
+
+    def at_night(message: Message, offset_s: float) -> MessageMaker:
+        return lambda _model: replace(message, ts_ms=night_ts_ms(epoch_ms(), timezone, offset_s))
+
+    return [(0, send(ctx, camera, at_night(model.snapshot_only(), 0))),  # not recognised at all
+            (45, send(ctx, camera, at_night(model.recognised(look_alike, 0.52), 45)))]  # a poor match
+
+
+def _fence_alarm(ctx: SimContext) -> list[Step]:
+    host = pick(ctx, "fence", "fence-w", 3)
+    zone = _zone(ctx, host, "W3")
+    return [(0, send(ctx, host, fence_alarm(zone, "intrusion"))),
+            (240, send(ctx, host, fence_restore(zone)))]  # the patrol checked the wall
+
+
+def _fence_power_loss(ctx: SimContext) -> list[Step]:
+    dipped = pick(ctx, "fence", "fence-s", 2)
+    dip_zone = _zone(ctx, dipped, "S2")
+    host = pick(ctx, "fence", "fence-e", 0)
+    steps: list[Step] = [(0, send(ctx, dipped, fence_alarm(dip_zone, "power_loss"))),
+                         (30, send(ctx, dipped, fence_restore(dip_zone)))]  # a dip: no alert
+    if host != dipped:  # the host loses mains power: every zone alarms, and nothing is restored
+        zones = model_of(ctx, host, FenceModel).zones
+        steps += [(60, send(ctx, host, fence_alarm(z, "power_loss"))) for z in zones]
+    return steps
+
+
+def _fence_alarm_then_capture(ctx: SimContext) -> list[Step]:
+    host = pick(ctx, "fence", "fence-n", 1)
+    zone = _zone(ctx, host, "N2")
+    camera = capture_camera_in_grid(ctx, ctx.world.layout.devices[host].grid, "face-main-n")
+    passer_by = next((r.person_id for r in ctx.world.residents), "R01001")
+    face = model_of(ctx, camera, FaceCameraModel).recognised(passer_by, 0.86)  # recognised: not a night stranger
+    return [(0, send(ctx, host, fence_alarm(zone, "intrusion"))),
+            (50, send(ctx, camera, face)),
+            (240, send(ctx, host, fence_restore(zone)))]
+
+
+def _zone(ctx: SimContext, host: str, preferred: str) -> str:
+    zones: Sequence[str] = model_of(ctx, host, FenceModel).zones
+    return preferred if preferred in zones else zones[0]
+
+
+RULE_SCRIPTS: dict[str, RuleScript] = {
+    s.rule: s
+    for s in (
+        RuleScript("elder-sos", "an elder presses the button, and again two minutes later (one alert, count 2)",
+                   _elder_sos),
+        RuleScript("elder-button-offline", "an elder button drops off the network (its will says offline)",
+                   _elder_button_offline),
+        RuleScript("elder-button-low-battery",
+                   "a button's old cell (21 %) starts failing; a few minutes on, a heartbeat reads 19 %",
+                   _elder_button_low_battery),
+        RuleScript("elder-welfare-check",
+                   "heartbeats only: no elder presses or cancels, so 48 h on every button is due a visit",
+                   _elder_welfare_check),
+        RuleScript("gate-forced-open", "a courtyard gate is forced open", _gate_forced_open),
+        RuleScript("gate-held-open", "a gate held open 40 s by a delivery (no alert), 3 min later propped open 90 s",
+                   _gate_held_open),
+        RuleScript("gate-denied-burst", "an expired card refused five times in 90 s at the south main gate",
+                   _gate_denied_burst),
+        RuleScript("gate-tamper", "a courtyard gate's reader is tampered with", _gate_tamper),
+        RuleScript("plate-blacklist",
+                   "a blacklisted car drives in at the south entrance, turned away 5 min later (one alert, count 2)",
+                   _plate_blacklist),
+        RuleScript("vehicle-overstay",
+                   "a resident's car and a visitor's drive in and stay; only the visitor's is reported after 4 h",
+                   _vehicle_overstay),
+        RuleScript("face-watchlist", "the south gate camera recognises a watchlisted person", _face_watchlist),
+        RuleScript("face-unknown-night",
+                   "at night a courtyard camera captures a face it cannot recognise, then a poor match",
+                   _face_unknown_night),
+        RuleScript("fence-alarm", "an intrusion on the west wall, restored after the patrol's check",
+                   _fence_alarm),
+        RuleScript("fence-power-loss",
+                   "a 30 s power dip on the south fence (no alert), then the east host loses power for good",
+                   _fence_power_loss),
+        RuleScript("fence-alarm-then-capture",
+                   "an intrusion on the north wall, then the north gate camera captures a face 50 s later",
+                   _fence_alarm_then_capture, also_fires=("fence-alarm",)),
+    )
+}
+
+
+def install_rule_script(ctx: SimContext, script: RuleScript, start: float) -> None:
+    """Schedule `script`'s steps from simulated time `start`."""
+    for dt, action in script.build(ctx):
+        ctx.scheduler.at(start + dt, action)
+
+
+def install_all_rule_scripts(ctx: SimContext) -> None:
+    """Every script, one every `RULES_SPACING_S`, in the order of the built-in pack."""
+    start = ctx.scheduler.now + LEAD_S
+    for script in RULE_SCRIPTS.values():
+        install_rule_script(ctx, script, start)
+        start += RULES_SPACING_S
