@@ -21,6 +21,8 @@ from anju.db.models import Alert, AlertHistory
 
 SEVERITIES = ("critical", "major", "minor", "warning")
 STATES = ("open", "acknowledged", "resolved")
+CRITICAL_REMINDER = timedelta(minutes=15)
+"""How soon an acknowledged but unresolved critical alert is announced again."""
 MAX_EVIDENCE = 20
 """Evidence kept per alert: the first triggers and the latest; the count says how many there were."""
 
@@ -145,11 +147,17 @@ def _locked(session: Session, alert_id: int) -> Alert:
 
 def acknowledge(session: Session, alert_id: int, by: str, now: datetime, note: str | None = None,
                 reminder_after: timedelta | None = None) -> AlertChange:
-    """Someone owns the alert: escalation stops. `reminder_after` re-reminds if it stays unresolved (SOS)."""
+    """Someone owns the alert: escalation stops.
+
+    A critical alert (an elder's SOS) that stays unresolved is announced again every
+    `reminder_after` (default `CRITICAL_REMINDER`): owning it is not the same as helping.
+    """
     alert = _locked(session, alert_id)
     if alert.state != "open":
         raise AlertError(f"alert {alert_id} is {alert.state}; only an open alert can be acknowledged")
     alert.state, alert.acknowledged_at, alert.acknowledged_by, alert.updated_at = "acknowledged", now, by, now
+    if reminder_after is None and alert.severity == "critical":
+        reminder_after = CRITICAL_REMINDER
     alert.escalate_at = now + reminder_after if reminder_after is not None else None
     record_history(session, alert, "acknowledged", now, by, note)
     session.flush()

@@ -105,7 +105,7 @@ def test_escalation_climbs_the_chain_until_acknowledged_then_reminds(sessions: s
     with sessions.begin() as s:
         assert escalate_due(s, T0 + timedelta(minutes=14), Routing()) == []
         assert [c.alert["level"] for c in escalate_due(s, T0 + timedelta(minutes=15), Routing())] == [2]
-        acknowledge(s, alert_id, "社区值班 王", T0 + timedelta(minutes=16), reminder_after=timedelta(minutes=15))
+        acknowledge(s, alert_id, "社区值班 王", T0 + timedelta(minutes=16))  # critical: reminded by default
     with sessions.begin() as s:
         assert escalate_due(s, T0 + timedelta(minutes=30), Routing()) == []
         reminded = escalate_due(s, T0 + timedelta(minutes=31), Routing())
