@@ -65,11 +65,23 @@ def set_nodelay(client: mqtt.Client) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def plain_client(broker_url: str, client_id: str, default_username: str, clean_session: bool = True) -> tuple[
+        mqtt.Client, BrokerSettings]:
+    """A paho client (not yet connected) for the URL's broker, with Nagle off.
+
+    The URL's credentials are used, or `default_username`: the embedded broker
+    refuses clients without a user name.
+    """
+    addr = parse_broker_url(broker_url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session)
+    client.username_pw_set(addr.username or default_username, addr.password)
+    client.on_socket_open = lambda c, _userdata, _sock: set_nodelay(c)
+    return client, addr
+
+
 def forget_session(broker_url: str, client_id: str) -> None:
     """Remove a persistent session from the broker (a finished test or benchmark leaves nothing queued)."""
-    addr = parse_broker_url(broker_url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    client.username_pw_set(addr.username or "anju-cleanup", addr.password)
+    client, addr = plain_client(broker_url, client_id, "anju-cleanup")
     with contextlib.suppress(OSError):
         client.connect(addr.host, addr.port)
         client.loop_start()

@@ -13,12 +13,7 @@ from rules.engine import RuleEngine
 class Runtime:
     gateway: Gateway
     rules: RuleEngine
-
-    def start(self) -> None:
-        self.gateway.start()
-
-    def stop(self) -> None:
-        self.gateway.stop()
+    """Kept for the API's live alert stream, which listens to the engine's alert changes."""
 
 
 def build_runtime(settings: Settings) -> Runtime:

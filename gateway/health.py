@@ -48,8 +48,5 @@ class DeadlineTracker:
                 out.append(device_id)
         return out
 
-    def deadline(self, device_id: str) -> datetime | None:
-        return self._deadline.get(device_id)
-
     def __len__(self) -> int:
         return len(self._deadline)

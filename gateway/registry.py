@@ -86,10 +86,6 @@ class DeviceRegistry:
             self._devices.clear()
             self._unknown.clear()
 
-    def cached(self) -> list[DeviceInfo]:
-        with self._lock:
-            return list(self._devices.values())
-
 
 def register_device(session: Session, site: str, config: DeviceConfig) -> Device:
     """Insert or update one device from its configuration; health fields are left alone."""

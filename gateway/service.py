@@ -50,7 +50,6 @@ class Gateway:
         """Called on the watchdog thread every `watchdog_interval` (rule timers, escalations)."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.processed_batches = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -131,7 +130,6 @@ class Gateway:
         for raw in batch:
             self.metrics.latency.observe((now - raw.received_at).total_seconds())
         self._track_deadlines(result.observations)
-        self.processed_batches += 1
         for listener in self.batch_listeners:
             listener(batch, result)
         self._notify(result.observations)

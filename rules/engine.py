@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 AlertListener = Callable[[list[AlertChange]], None]
 LARGE_FIELDS = ("snapshot",)
-EVALUATED = {"event", "threshold", "count", "correlation", "duration", "absence"}
 WATCHLIST_REFRESH = timedelta(seconds=5)
 """How soon a watchlist change made through the API reaches every gateway."""
 RECENT_LIMIT = 2000
@@ -84,9 +83,6 @@ class RuleEngine:
         self._absences_armed = not arm_absences
         """Live engines arm every device's absence timer on their first tick; a backtest replays history instead."""
         self._publish: Callable[[str, bytes], None] | None = None
-        unsupported = sorted({r.condition_name for r in self.rules} - EVALUATED)
-        if unsupported:
-            log.warning("rule conditions not evaluated by this version yet: %s", ", ".join(unsupported))
 
     @classmethod
     def from_files(cls, paths: list[str] | None) -> RuleEngine:

@@ -18,6 +18,7 @@ import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from anju.bench.mosquitto import free_port
 from anju.config import Settings, load_settings
 from anju.db import make_engine, migrate
 from anju.mqtt import forget_session
@@ -36,12 +37,6 @@ def unavailable(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} (CI=true: the real-service tests must run)", pytrace=False)
     pytest.skip(what)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def tcp_reachable(host: str, port: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anju.db.models import Event
-from anju.mqtt import parse_broker_url, set_nodelay
+from anju.mqtt import plain_client
 
 T = TypeVar("T")
 
@@ -50,11 +51,7 @@ class Publisher:
 
     def __init__(self, broker_url: str, site: str, client_id: str | None = None) -> None:
         self.site = site
-        addr = parse_broker_url(broker_url)
-        client_id = client_id or f"pub-{uuid.uuid4().hex[:8]}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-        self.client.username_pw_set(addr.username or "test-publisher", addr.password)
-        self.client.on_connect = lambda c, *_: set_nodelay(c)
+        self.client, addr = plain_client(broker_url, client_id or f"pub-{uuid.uuid4().hex[:8]}", "test-publisher")
         self.client.connect(addr.host, addr.port)
         self.client.loop_start()
 
@@ -86,10 +83,8 @@ def count_events(session: Session, **where: Any) -> int:
 
 def clear_retained(broker_url: str, site: str, settle: float = 0.3) -> int:
     """Delete the retained status messages a test left under `site`, so later gateways do not receive them."""
-    addr = parse_broker_url(broker_url)
     topics: set[str] = set()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"cleanup-{uuid.uuid4().hex[:8]}")
-    client.username_pw_set(addr.username or "cleanup", addr.password)
+    client, addr = plain_client(broker_url, f"cleanup-{uuid.uuid4().hex[:8]}", "cleanup")
     client.on_message = lambda _c, _u, msg: topics.add(msg.topic) if msg.retain and msg.payload else None
     client.connect(addr.host, addr.port)
     client.loop_start()
@@ -100,3 +95,35 @@ def clear_retained(broker_url: str, site: str, settle: float = 0.3) -> int:
     client.disconnect()
     client.loop_stop()
     return len(topics)
+
+
+class Subscriber:
+    """Records the non-retained messages under a topic filter, as a patrol app or an integrator would see them."""
+
+    def __init__(self, url: str, topic_filter: str, qos: int = 0, client_id: str | None = None) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        self.client, addr = plain_client(url, client_id or f"sub-{uuid.uuid4().hex[:8]}", "test-subscriber")
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_: subscribed.set()
+        self.client.connect(addr.host, addr.port)
+        self.client.subscribe(topic_filter, qos=qos)
+        self.client.loop_start()
+        assert subscribed.wait(5), "subscription not acknowledged"
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if not msg.retain:
+            with self._lock:
+                self.messages.append((msg.topic, msg.payload))
+
+    def snapshot(self) -> list[tuple[str, bytes]]:
+        with self._lock:
+            return list(self.messages)
+
+    def json(self) -> list[Any]:
+        return [orjson.loads(payload) for _topic, payload in self.snapshot()]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

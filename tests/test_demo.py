@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from anju.bench.mosquitto import free_port
 from tests.helpers import Publisher, wait_for
 
 

@@ -132,13 +132,9 @@ def test_status_and_will_set_online_and_offline(make_gateway: GatewayFactory, br
         wait_for(lambda: s.get(Device, "gate1", populate_existing=True).online is True, what="online")
 
     # A device that dies: its will (retained "offline") is published by the broker.
-    import paho.mqtt.client as mqtt
+    from anju.mqtt import plain_client
 
-    from anju.mqtt import parse_broker_url
-
-    addr = parse_broker_url(broker_url)
-    dying = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="face1")
-    dying.username_pw_set("face1")
+    dying, addr = plain_client(broker_url, "face1", "face1")
     dying.will_set(publisher.topic("face_camera", "face1", "status"), "offline", qos=1, retain=True)
     dying.connect(addr.host, addr.port, keepalive=60)
     dying.loop_start()

@@ -2,63 +2,36 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
-import orjson
-import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import select
 
 from anju.db.models import Alert, Event
-from anju.mqtt import parse_broker_url
 from rules.engine import RuleEngine
 from tests.conftest import GatewayFactory
-from tests.helpers import Publisher, wait_for
+from tests.helpers import Publisher, Subscriber, wait_for
 
 pytestmark = [pytest.mark.broker]
 
 
-class AlertsTopic:
+def alerts_topic(broker_url: str, site: str) -> Subscriber:
     """Listens on `anju/v1/{site}/alerts` like a patrol app would."""
+    return Subscriber(broker_url, f"anju/v1/{site}/alerts", qos=1, client_id=f"patrol-app-{site}")
 
-    def __init__(self, broker_url: str, site: str) -> None:
-        addr = parse_broker_url(broker_url)
-        self.received: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        ready = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"patrol-app-{site}")
-        self.client.username_pw_set(addr.username or "patrol-app", addr.password)
-        self.client.on_subscribe = lambda *_: ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect(addr.host, addr.port)
-        self.client.subscribe(f"anju/v1/{site}/alerts", qos=1)
-        self.client.loop_start()
-        assert ready.wait(5)
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.received.append(orjson.loads(msg.payload))
-
-    def actions(self) -> list[tuple[str, int]]:
-        with self._lock:
-            return [(a["action"], a["count"]) for a in self.received]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+def actions(app: Subscriber) -> list[tuple[str, int]]:
+    return [(a["action"], a["count"]) for a in app.json()]
 
 
 def test_elder_press_becomes_a_critical_alert_on_the_alerts_topic(
         make_gateway: GatewayFactory, broker_url: str, db_url: str, publisher: Publisher, site_id: str) -> None:
     gw = make_gateway(broker_url, db_url, rules=True)
-    app = AlertsTopic(broker_url, site_id)
+    app = alerts_topic(broker_url, site_id)
     try:
         publisher.send("eb1", "elder_button", "event", type="press")
-        wait_for(lambda: app.actions() == [("created", 1)], what="the SOS alert on the alerts topic")
+        wait_for(lambda: actions(app) == [("created", 1)], what="the SOS alert on the alerts topic")
         publisher.send("eb1", "elder_button", "event", type="press")  # pressed again while open
-        wait_for(lambda: app.actions() == [("created", 1), ("repeated", 2)], what="the repeat, counted")
-        first = app.received[0]
+        wait_for(lambda: actions(app) == [("created", 1), ("repeated", 2)], what="the repeat, counted")
+        first = app.json()[0]
         assert first["severity"] == "critical" and first["rule"] == "elder-sos" and first["state"] == "open"
         assert first["site"] == site_id and first["grid"] == "g1" and first["device_id"] == "eb1"
         assert first["level"] == 0 and first["evidence"][0]["type"] == "press"
@@ -163,12 +136,12 @@ def test_silence_mutes_a_gate_but_never_an_sos(make_gateway: GatewayFactory, mos
                            now=now, device="gate1")
         create_silence(s, engine_rules, owner="物业 王", reason="门禁维修 gate repair", kind="maintenance",
                        ends_at=now + timedelta(hours=2), now=now, site=site_id)
-    app = AlertsTopic(mosquitto_url, site_id)
+    app = alerts_topic(mosquitto_url, site_id)
     pub = Publisher(mosquitto_url, site_id)
     try:
         pub.send("gate1", "access_gate", "event", type="forced_open")
         pub.send("eb1", "elder_button", "event", type="press")
-        wait_for(lambda: [a["rule"] for a in app.received] == ["elder-sos"], what="only the SOS announced")
+        wait_for(lambda: [a["rule"] for a in app.json()] == ["elder-sos"], what="only the SOS announced")
         stored = alerts_by_rule(gw)
         assert stored["gate-forced-open"].silenced_by is not None and stored["gate-forced-open"].escalate_at is None
         assert stored["elder-sos"].silenced_by is None

@@ -12,16 +12,15 @@ import base64
 import json
 import random
 import re
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 
+from anju.bench.mosquitto import free_port
 from anju.siteconfig import ID_PATTERN, load_site_config, sample_community_path
 from anju.topics import device_topic, parse_device_topic
 from gateway.decode import DeviceMessage, RawMessage, Rejection, decode
@@ -50,8 +49,7 @@ from simulators.layout import Layout
 from simulators.messages import epoch_ms
 from simulators.plates import random_plate
 from simulators.runner import load_site
-from tests.conftest import free_port
-from tests.helpers import clear_retained, wait_for
+from tests.helpers import Subscriber, clear_retained, wait_for
 
 MAX_PAYLOAD = 256 * 1024
 KINDS = ("elder_button", "access_gate", "plate_camera", "face_camera", "fence")
@@ -381,39 +379,6 @@ def test_every_fault_is_rejected_by_the_gateway_for_its_reason() -> None:
 # --- live, against Mosquitto -----------------------------------------------------------------------
 
 
-class Subscriber:
-    """Records every non-retained message under a topic filter."""
-
-    def __init__(self, url: str, topic_filter: str) -> None:
-        addr = parse_broker_url(url)
-        self.messages: list[tuple[str, bytes]] = []
-        self._lock = threading.Lock()
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-test-{uuid.uuid4().hex[:8]}"
-        )
-        self.client.username_pw_set(addr.username or "sim-test", addr.password)
-        self.client.on_message = self._on_message
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.connect(addr.host, addr.port)
-        self.client.subscribe(topic_filter, qos=0)
-        self.client.loop_start()
-        assert subscribed.wait(5), "subscription not acknowledged"
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if not msg.retain:
-            with self._lock:
-                self.messages.append((msg.topic, msg.payload))
-
-    def snapshot(self) -> list[tuple[str, bytes]]:
-        with self._lock:
-            return list(self.messages)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 SubscriberFactory = Callable[[str], Subscriber]
 
 
@@ -422,7 +387,7 @@ def subscriber_factory(mosquitto_url: str) -> Iterator[SubscriberFactory]:
     subs: list[Subscriber] = []
 
     def make(topic_filter: str) -> Subscriber:
-        sub = Subscriber(mosquitto_url, topic_filter)
+        sub = Subscriber(mosquitto_url, topic_filter, client_id=f"sim-test-{uuid.uuid4().hex[:8]}")
         subs.append(sub)
         return sub
 

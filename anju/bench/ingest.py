@@ -22,7 +22,7 @@ import yaml
 
 from anju.bench.mosquitto import ManagedMosquitto
 from anju.config import load_settings
-from anju.mqtt import forget_session, parse_broker_url, set_nodelay
+from anju.mqtt import forget_session, plain_client
 from gateway.service import Gateway
 
 TARGET_RATIO = 0.7
@@ -83,12 +83,9 @@ class _Counter:
 
 
 def _bare_subscriber(url: str, counter: _Counter, dropped: dict[str, int]) -> mqtt.Client:
-    addr = parse_broker_url(url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-bare-{uuid.uuid4().hex[:6]}")
-    client.username_pw_set(addr.username or "bench-bare", addr.password)
+    client, addr = plain_client(url, f"bench-bare-{uuid.uuid4().hex[:6]}", "bench-bare")
 
     def on_connect(c: mqtt.Client, *_: Any) -> None:
-        set_nodelay(c)
         c.subscribe([(f"anju/v1/{SITE}/+/+/+", 1), ("$SYS/broker/publish/messages/dropped", 0)])
 
     def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:

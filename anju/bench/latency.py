@@ -23,7 +23,7 @@ import yaml
 
 from anju.bench.mosquitto import ManagedMosquitto
 from anju.config import load_settings
-from anju.mqtt import forget_session, parse_broker_url, set_nodelay
+from anju.mqtt import forget_session, plain_client
 from anju.topics import alerts_topic, device_topic
 from gateway.service import Gateway
 from rules.engine import RuleEngine
@@ -63,13 +63,11 @@ class _Waiter:
     """One MQTT client that records when each awaited message arrives."""
 
     def __init__(self, url: str, topics: list[str]) -> None:
-        addr = parse_broker_url(url)
         self.arrived = threading.Condition()
         self.last: tuple[str, bytes, float] | None = None
         ready = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:6]}")
-        self.client.username_pw_set(addr.username or "bench", addr.password)
-        self.client.on_connect = lambda c, *_: (set_nodelay(c), c.subscribe([(t, 1) for t in topics]))
+        self.client, addr = plain_client(url, f"bench-{uuid.uuid4().hex[:6]}", "bench")
+        self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
         self.client.on_subscribe = lambda *_: ready.set()
         self.client.on_message = self._on_message
         self.client.connect(addr.host, addr.port)
@@ -120,9 +118,7 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
         "broker_url": broker.url, "scenario": "load", "devices": 500, "rate": background_rate,
         "kind": "fence", "site_file": str(site_file), "stop_event": stop})
     waiter = _Waiter(broker.url, [alerts_topic(SITE), "bench/hop"])
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:6]}")
-    pub.username_pw_set("bench-pub")
-    pub.on_connect = lambda c, *_: set_nodelay(c)
+    pub, _ = plain_client(broker.url, f"bench-pub-{uuid.uuid4().hex[:6]}", "bench-pub")
     alert_ms: list[float] = []
     hop_ms: list[float] = []
     try:

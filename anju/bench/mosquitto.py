@@ -27,7 +27,8 @@ log_dest none
 """
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -36,7 +37,7 @@ def _free_port() -> int:
 class ManagedMosquitto:
     def __init__(self, port: int | None = None, persistence: bool = False, max_inflight: int = 1000) -> None:
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="anju-mosquitto-"))
         self.persistence = persistence
         self.max_inflight = max_inflight
