@@ -55,13 +55,49 @@ class EscalationLevelConfig(_Strict):
     """Who is on duty when; an empty roster means the level is always staffed."""
 
 
+class TeamMember(_Strict):
+    name: str
+    phone: str | None = None
+
+
+class TeamConfig(_Strict):
+    """A patrol team (巡防队) that can cover several grids."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    members: list[TeamMember] = Field(default_factory=list)
+    roster: list[DutyShift] = Field(default_factory=list)
+
+
 class GridConfig(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
+    team: str | None = None
+    """The id of a team in the site's `teams:`; without it, `patrol_team` and `roster` make a team for this grid."""
     patrol_team: str | None = None
     wait: str = "5m"
     """How long the grid's patrol team has to acknowledge before the chain's first level is notified."""
     roster: list[DutyShift] = Field(default_factory=list)
+
+    @property
+    def team_id(self) -> str:
+        return self.team or f"{self.id}-team"
+
+
+class PersonConfig(_Strict):
+    """A person the rules know (`id` is what face cameras report as `person_id`)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    grid: str | None = None
+    role: str = "resident"
+    welfare_check: bool = False
+    devices: list[str] = Field(default_factory=list)
+    """Elder buttons this person uses."""
+    credentials: list[str] = Field(default_factory=list)
+    """Gate cards and PINs."""
+    plates: list[str] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
 
 
 class SiteConfig(_Strict):
@@ -69,8 +105,10 @@ class SiteConfig(_Strict):
     name: str
     timezone: str = "Asia/Shanghai"
     address: str | None = None
+    teams: list[TeamConfig] = Field(default_factory=list)
     grids: list[GridConfig] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    persons: list[PersonConfig] = Field(default_factory=list)
     escalation: list[EscalationLevelConfig] = Field(default_factory=list)
     """The chain above the grids (grid → community → street → district); default: the standard chain."""
 

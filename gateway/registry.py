@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, Grid, Site
-from anju.siteconfig import CommunityConfig, DeviceConfig
+from anju.db.models import Device, EscalationLevel, Grid, PatrolTeam, Person, Site
+from anju.siteconfig import CommunityConfig, DeviceConfig, PersonConfig, SiteConfig
 from anju.timeutil import utcnow
 from devices import DRIVERS
 
@@ -108,23 +108,72 @@ def register_device(session: Session, site: str, config: DeviceConfig) -> Device
 
 
 def apply_site_config(session: Session, community: CommunityConfig) -> int:
-    """Load a site configuration file into the registry (idempotent); returns the devices applied."""
+    """Load a site configuration file into the database (idempotent); returns the devices applied.
+
+    What the file names is set as the file says (the file wins at every start);
+    what was added through the API and is not in the file is left alone.
+    """
     count = 0
     for site in community.sites:
         site_row = session.get(Site, site.id) or Site(id=site.id)
         site_row.name, site_row.timezone, site_row.address = site.name, site.timezone, site.address
         session.add(site_row)
         session.flush()
-        grid_ids = set()
-        for grid in site.grids:
-            grid_row = session.get(Grid, grid.id) or Grid(id=grid.id)
-            grid_row.site_id, grid_row.name, grid_row.patrol_team = site.id, grid.name, grid.patrol_team
-            session.add(grid_row)
-            grid_ids.add(grid.id)
-        session.flush()
+        _apply_teams_and_chain(session, site)
+        grid_ids = {grid.id for grid in site.grids}
         for device in site.devices:
             if device.grid is not None and device.grid not in grid_ids:
                 raise ValueError(f"device {device.id}: grid {device.grid!r} is not a grid of site {site.id!r}")
             register_device(session, site.id, device)
             count += 1
+        session.flush()
+        for person in site.persons:
+            apply_person(session, site.id, person)
     return count
+
+
+def _apply_teams_and_chain(session: Session, site: SiteConfig) -> None:
+    teams = {team.id: team for team in site.teams}
+    for team in site.teams:
+        row = session.get(PatrolTeam, team.id) or PatrolTeam(id=team.id)
+        row.site_id, row.name = site.id, team.name
+        row.members = [m.model_dump(exclude_none=True) for m in team.members]
+        row.roster = [s.model_dump(by_alias=True, exclude_none=True) for s in team.roster]
+        session.add(row)
+    for grid in site.grids:
+        if grid.team is not None and grid.team not in teams:
+            raise ValueError(f"grid {grid.id}: team {grid.team!r} is not a team of site {site.id!r}")
+        if grid.team is None:  # the grid's own team, from `patrol_team` and `roster`
+            row = session.get(PatrolTeam, grid.team_id) or PatrolTeam(id=grid.team_id)
+            row.site_id, row.name = site.id, grid.patrol_team or grid.name
+            row.members = row.members or []
+            row.roster = [s.model_dump(by_alias=True, exclude_none=True) for s in grid.roster]
+            session.add(row)
+        session.flush()
+        grid_row = session.get(Grid, grid.id) or Grid(id=grid.id)
+        grid_row.site_id, grid_row.name, grid_row.patrol_team = site.id, grid.name, grid.patrol_team
+        grid_row.team_id, grid_row.wait = grid.team_id, grid.wait
+        session.add(grid_row)
+    if site.escalation:
+        existing = {lv.position: lv for lv in session.scalars(select(EscalationLevel).where(
+            EscalationLevel.site_id == site.id))}
+        for position, level in enumerate(site.escalation, start=1):
+            row = existing.pop(position, None) or EscalationLevel(site_id=site.id, position=position)
+            row.name, row.wait = level.name, level.wait
+            row.roster = [s.model_dump(by_alias=True, exclude_none=True) for s in level.roster]
+            session.add(row)
+        for stale in existing.values():
+            session.delete(stale)
+    session.flush()
+
+
+def apply_person(session: Session, site: str, config: PersonConfig) -> Person:
+    """Insert or update one person (site file or API)."""
+    row = session.get(Person, config.id) or Person(id=config.id)
+    row.site_id, row.grid_id, row.name, row.role = site, config.grid, config.name, config.role
+    row.welfare_check = config.welfare_check
+    row.devices, row.credentials, row.plates = list(config.devices), list(config.credentials), list(config.plates)
+    row.attributes = dict(config.attributes)
+    row.updated_at = utcnow()
+    session.add(row)
+    return row

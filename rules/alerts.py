@@ -9,6 +9,7 @@ an `AlertChange`, which the caller publishes after its transaction commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anju.db.engine import upsert_insert
-from anju.db.models import Alert, AlertHistory
+from anju.db.models import Alert, AlertChangeRow, AlertHistory
 
 SEVERITIES = ("critical", "major", "minor", "warning")
 STATES = ("open", "acknowledged", "resolved")
@@ -57,6 +58,8 @@ class AlertChange:
     action: str
     """created, repeated, escalated, reminded, acknowledged, resolved."""
     alert: dict[str, Any]
+    seq: int | None = None
+    """Position in the alert change journal (the live stream's resume point); None when not announced."""
 
     @property
     def site(self) -> str:
@@ -92,18 +95,35 @@ def alert_json(alert: Alert) -> dict[str, Any]:
 
 
 def record_history(session: Session, alert: Alert, action: str, at: datetime, by: str | None = None,
-             note: str | None = None) -> None:
+                   note: str | None = None) -> None:
     session.add(AlertHistory(alert_id=alert.id, at=at, action=action, by=by, level=alert.level, note=note))
 
 
+def announce(session: Session, action: str, alert: Alert, at: datetime) -> AlertChange:
+    """The change as published, written to the journal in the same transaction (silenced ones are not announced).
+
+    The journal row's id is the change's `seq`: the order every consumer (live
+    stream, other processes) sees, and the point a reconnecting client resumes from.
+    """
+    body = alert_json(alert)
+    if alert.silenced_by is not None:
+        return AlertChange(action, body)
+    row = AlertChangeRow(alert_id=alert.id, site_id=alert.site_id, grid_id=alert.grid_id, audience=alert.audience,
+                         action=action, at=at, alert=body)
+    session.add(row)
+    session.flush()
+    return AlertChange(action, body, row.id)
+
+
 def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: timedelta | None,
-                silenced_by: int | None = None) -> AlertChange:
+                silenced_by: int | None = None, on_created: Callable[[Alert], None] | None = None) -> AlertChange:
     """Open an alert, or count a repeat into the open one with the same dedup key.
 
     The merge is one `INSERT … ON CONFLICT (dedup_key) WHERE state <> 'resolved'
     DO UPDATE`: two triggers racing, in one process or two, cannot both insert.
     `first_wait` is how long level 0 has before escalation (None: never escalates).
     `silenced_by`: a silence covers it; it is recorded, but neither escalated nor notified.
+    `on_created` routes a new alert (sets its level and first escalation) before it is announced.
     """
     if spec.severity not in SEVERITIES:
         raise AlertError(f"severity must be one of {SEVERITIES}, not {spec.severity!r}")
@@ -127,15 +147,16 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
     assert alert is not None
     if count == 1:
         record_history(session, alert, "created", now)
-        return AlertChange("created", alert_json(alert))
+        if on_created is not None:
+            on_created(alert)
+        return announce(session, "created", alert, now)
     evidence = list(alert.evidence)
     evidence.append(spec.evidence)
     if len(evidence) > MAX_EVIDENCE:
         evidence = evidence[: MAX_EVIDENCE // 2] + evidence[-(MAX_EVIDENCE // 2):]
     alert.evidence = evidence
     record_history(session, alert, "repeated", now, note=f"occurrence {count}")
-    session.flush()
-    return AlertChange("repeated", alert_json(alert))
+    return announce(session, "repeated", alert, now)
 
 
 def _locked(session: Session, alert_id: int) -> Alert:
@@ -160,8 +181,7 @@ def acknowledge(session: Session, alert_id: int, by: str, now: datetime, note: s
         reminder_after = CRITICAL_REMINDER
     alert.escalate_at = now + reminder_after if reminder_after is not None else None
     record_history(session, alert, "acknowledged", now, by, note)
-    session.flush()
-    return AlertChange("acknowledged", alert_json(alert))
+    return announce(session, "acknowledged", alert, now)
 
 
 def resolve(session: Session, alert_id: int, by: str, note: str, now: datetime) -> AlertChange:
@@ -174,8 +194,7 @@ def resolve(session: Session, alert_id: int, by: str, note: str, now: datetime) 
     alert.state, alert.resolved_at, alert.resolved_by, alert.updated_at = "resolved", now, by, now
     alert.resolution_note, alert.escalate_at = note.strip(), None
     record_history(session, alert, "resolved", now, by, note.strip())
-    session.flush()
-    return AlertChange("resolved", alert_json(alert))
+    return announce(session, "resolved", alert, now)
 
 
 def history(session: Session, alert_id: int) -> list[dict[str, Any]]:

@@ -18,13 +18,12 @@ import orjson
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Alert, Device, Event
-from anju.siteconfig import load_site_config
+from anju.db.models import Device, Event
 from anju.topics import alerts_topic
 from gateway.observations import Observation
 from gateway.registry import DeviceInfo
-from rules import timers
-from rules.alerts import AlertChange, AlertSpec, alert_json, raise_alert
+from rules import pack, timers
+from rules.alerts import AlertChange, AlertSpec, raise_alert
 from rules.escalation import DEFAULT_REMINDER, escalate_due, notify
 from rules.loader import load_rule_files
 from rules.routing import Routing
@@ -46,8 +45,8 @@ log = logging.getLogger(__name__)
 
 AlertListener = Callable[[list[AlertChange]], None]
 LARGE_FIELDS = ("snapshot",)
-WATCHLIST_REFRESH = timedelta(seconds=5)
-"""How soon a watchlist change made through the API reaches every gateway."""
+CONFIG_REFRESH = timedelta(seconds=5)
+"""How soon a change made through the API (watchlists, chains, rosters, rule files) reaches every gateway."""
 RECENT_LIMIT = 2000
 """Window look-ups read at most this many stored events (a 2-minute window of one site is far smaller)."""
 """Payload fields too big for evidence (base64 images): replaced by their size."""
@@ -72,14 +71,17 @@ class _Fields(dict[str, Any]):
 class RuleEngine:
     def __init__(self, rules: list[Rule], watchlists: Mapping[str, set[str]] | None = None,
                  arm_absences: bool = True) -> None:
-        self.rules = [r for r in rules if getattr(r, "enabled", True)]
+        self.base_rules = list(rules)
+        """The configured pack; the API's rule files are added to it (`rules.pack`)."""
+        self._set_rules(self.base_rules)
         self.watchlists: Mapping[str, set[str]] = watchlists or {}
         self.listeners: list[AlertListener] = []
-        self._by_id = {rule.id: rule for rule in self.rules}
-        self._watchlists_from_db = False
-        self._watchlists_loaded: datetime | None = None
+        self._live = False
+        """Attached to a gateway: API-managed configuration is read from the database and refreshed."""
+        self._refreshed_at: datetime | None = None
+        self._api_files: tuple[tuple[str, datetime], ...] = ()
         self.routing = Routing()
-        """Replaced by `attach` with the chains and rosters of the gateway's site file."""
+        """Replaced on attach by the chains and rosters in the database (site file and API)."""
         self._absences_armed = not arm_absences
         """Live engines arm every device's absence timer on their first tick; a backtest replays history instead."""
         self._publish: Callable[[str, bytes], None] | None = None
@@ -91,21 +93,41 @@ class RuleEngine:
 
     # -- wiring ---------------------------------------------------------------------------------
 
+    def _set_rules(self, rules: list[Rule]) -> None:
+        enabled = [r for r in rules if r.enabled]
+        self._by_id = {rule.id: rule for rule in enabled}
+        self.all_rules = {rule.id: rule for rule in rules}
+        """Every rule, disabled ones too (silences name rules that may be switched on again)."""
+        self.rules = enabled
+
     def attach(self, gateway: Any) -> None:
         """Evaluate inside the gateway's transactions, publish after its commits, escalate on its clock."""
-        if gateway.settings.site_file:
-            self.routing = Routing.from_community(load_site_config(gateway.settings.site_file))
-        self._watchlists_from_db = True  # loaded with the first batch, refreshed on the clock
+        self._live = True  # configuration is loaded with the first batch or tick, then refreshed on the clock
         gateway.pipeline.transaction_hooks.append(self.on_observations)
         self._publish = lambda topic, payload: gateway.hub.publish(topic, payload, qos=1)
         gateway.tickers.append(lambda now: self.tick(gateway.sessions, now))
 
     # -- evaluation (inside the transaction) ----------------------------------------------------
 
+    def refresh(self, session: Session, now: datetime) -> None:
+        """Read what the API manages: watchlists, escalation chains and rosters, rule files."""
+        self.watchlists = load_watchlists(session)
+        self.routing = Routing.from_db(session)
+        files = pack.stored_files(session)
+        stamp = tuple((name, at) for name, _content, at in files)
+        if stamp != self._api_files:
+            self._set_rules(pack.compose(self.base_rules, ((name, content) for name, content, _at in files)))
+            self._api_files = stamp
+            log.info("rules: %d active (%d API-managed files)", len(self.rules), len(files))
+        self._refreshed_at = now
+
+    def request_refresh(self) -> None:
+        """Re-read the configuration before the next message or tick (after a change through the API)."""
+        self._refreshed_at = None
+
     def on_observations(self, session: Session, observations: list[Observation]) -> None:
-        if self._watchlists_from_db and self._watchlists_loaded is None:
-            self.watchlists = load_watchlists(session)
-            self._watchlists_loaded = observations[0].received_at if observations else None
+        if self._live and self._refreshed_at is None and observations:
+            self.refresh(session, observations[0].received_at)
         changes: list[AlertChange] = []
         for obs in observations:
             for rule in self.rules:
@@ -185,14 +207,9 @@ class RuleEngine:
     def _raise(self, session: Session, spec: AlertSpec, now: datetime) -> AlertChange:
         """Raise (or merge) the alert; a new, unsilenced one goes to the first staffed level of its chain."""
         silence = matching_silence(session, spec, now)
-        change = raise_alert(session, spec, now, None, silence.id if silence else None)
-        if change.action != "created" or silence is not None:
-            return change
-        alert = session.get(Alert, change.alert["id"])
-        assert alert is not None
-        notify(session, alert, self.routing, 0, now, "notified")
-        session.flush()
-        return AlertChange("created", alert_json(alert))
+        route = None if silence is not None else (lambda alert: notify(session, alert, self.routing, 0, now,
+                                                                       "notified"))
+        return raise_alert(session, spec, now, None, silence.id if silence else None, on_created=route)
 
     def _threshold(self, session: Session, rule: Rule, cond: Threshold, obs: Observation) -> AlertSpec | None:
         if cond.kind is not None and cond.kind != obs.device.kind:
@@ -300,9 +317,9 @@ class RuleEngine:
     def _after_commit(self, session: Session, changes: list[AlertChange]) -> None:
         @event.listens_for(session, "after_commit", once=True)
         def _committed(_session: Session) -> None:
-            self._deliver(changes)
+            self.deliver(changes)
 
-    def _deliver(self, changes: list[AlertChange]) -> None:
+    def deliver(self, changes: list[AlertChange]) -> None:
         changes = [c for c in changes if c.alert.get("silenced_by") is None]  # silenced: recorded, not announced
         if not changes:
             return
@@ -323,11 +340,9 @@ class RuleEngine:
 
     def tick(self, sessions: Any, now: datetime) -> None:
         """Escalations and rule timers that came due; alerts are delivered after the commit."""
-        if self._watchlists_from_db and (self._watchlists_loaded is None
-                                         or now - self._watchlists_loaded >= WATCHLIST_REFRESH):
+        if self._live and (self._refreshed_at is None or now - self._refreshed_at >= CONFIG_REFRESH):
             with sessions() as session:
-                self.watchlists = load_watchlists(session)
-            self._watchlists_loaded = now
+                self.refresh(session, now)
         with sessions.begin() as session:
             if not self._absences_armed:
                 self._arm_absences(session, now)
@@ -335,7 +350,7 @@ class RuleEngine:
             changes = escalate_due(session, now, self.routing, DEFAULT_REMINDER)
             changes.extend(self.fire_timers(session, now))
         if changes:
-            self._deliver(changes)
+            self.deliver(changes)
 
     def fire_timers(self, session: Session, now: datetime) -> list[AlertChange]:
         changes = []

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anju.db.models import Alert
-from rules.alerts import AlertChange, alert_json, record_history
+from rules.alerts import AlertChange, announce, record_history
 
 DEFAULT_REMINDER = timedelta(minutes=15)
 BATCH = 200
@@ -64,13 +64,12 @@ def escalate_due(session: Session, now: datetime, chain: Chain,
             alert.updated_at = now
             record_history(session, alert, "reminded", now, note=f"acknowledged by {alert.acknowledged_by} "
                            "but not resolved")
-            changes.append(AlertChange("reminded", alert_json(alert)))
+            changes.append(announce(session, "reminded", alert, now))
             continue
         if alert.level + 1 >= len(chain.levels(alert.site_id, alert.grid_id)):
             alert.escalate_at = None
             continue
         alert.updated_at = now
         notify(session, alert, chain, alert.level + 1, now, "escalated")
-        changes.append(AlertChange("escalated", alert_json(alert)))
-    session.flush()
+        changes.append(announce(session, "escalated", alert, now))
     return changes

@@ -8,9 +8,15 @@ duty right now is skipped at once, since waiting on it would only lose time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from anju.db.models import EscalationLevel, Grid, PatrolTeam, Site
 from anju.siteconfig import CommunityConfig, DutyShift
 from rules.durations import parse_duration
 from rules.schema import Schedule
@@ -69,6 +75,27 @@ class Routing:
                                                _shifts(grid.roster, tz))
         return routing
 
+    @classmethod
+    def from_db(cls, session: Session) -> Routing:
+        """The chains as stored (site file at start-up, then the API): what every gateway routes by."""
+        routing = cls()
+        for site in session.scalars(select(Site)):
+            routing.timezones[site.id] = site.timezone
+        chains: dict[str, list[Level]] = {}
+        for lv in session.scalars(select(EscalationLevel).order_by(EscalationLevel.site_id, EscalationLevel.position)):
+            tz = routing.timezones.get(lv.site_id, "Asia/Shanghai")
+            chains.setdefault(lv.site_id, []).append(
+                Level(lv.name, parse_duration(lv.wait) if lv.wait else None, _shifts(_roster(lv.roster), tz)))
+        routing.chains = {site: tuple(levels) for site, levels in chains.items()}
+        teams = {team.id: team for team in session.scalars(select(PatrolTeam))}
+        for grid in session.scalars(select(Grid)):
+            tz = routing.timezones.get(grid.site_id, "Asia/Shanghai")
+            team = teams.get(grid.team_id or "")
+            name = team.name if team is not None else (grid.patrol_team or grid.name)
+            roster = _shifts(_roster(team.roster), tz) if team is not None else ()
+            routing.grids[grid.id] = Level(name, parse_duration(grid.wait or "5m"), roster)
+        return routing
+
     def levels(self, site: str, grid: str | None) -> tuple[Level, ...]:
         """Level 0 (the grid's patrol team, or the default first level) and the chain above it."""
         first = self.grids.get(grid or "", DEFAULT_CHAIN[0])
@@ -88,6 +115,8 @@ class Routing:
         return level, skipped
 
 
+def _roster(raw: Sequence[Any]) -> list[DutyShift]:
+    return [DutyShift.model_validate(item) for item in raw or []]
 
 
 def _shifts(roster: list[DutyShift], timezone: str) -> tuple[Shift, ...]:

@@ -68,6 +68,10 @@ class Grid(Base):
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     patrol_team: Mapped[str | None] = mapped_column(String(200))
+    """Display name of the team (kept for the site file); `team_id` is the team that is routed to."""
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("patrol_teams.id", ondelete="SET NULL"), index=True)
+    wait: Mapped[str] = mapped_column(String(32), default="5m", server_default="5m")
+    """How long the grid's patrol team has to acknowledge before the site's chain is notified."""
 
 
 class Device(Base):
@@ -268,3 +272,108 @@ class WatchlistEntry(Base):
     note: Mapped[str | None] = mapped_column(Text)
     added_by: Mapped[str | None] = mapped_column(String(200))
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PatrolTeam(Base):
+    """A patrol team (巡防队): who is called first for the alerts of the grids it covers, with its duty roster."""
+
+    __tablename__ = "patrol_teams"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    members: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """[{name, phone}]: who to call."""
+    roster: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """[{name, phone, days, from, to}]: who is on duty when; empty means always staffed."""
+
+
+class EscalationLevel(Base):
+    """One level of a site's chain above the grid (community office, street, district), in order."""
+
+    __tablename__ = "escalation_levels"
+
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """1 is the first level above the grid patrol (level 0)."""
+    name: Mapped[str] = mapped_column(String(200))
+    wait: Mapped[str | None] = mapped_column(String(32))
+    """None at the top: the alert stays there."""
+    roster: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Person(Base):
+    """A person the rules know: an elder (welfare check), a resident, a watchlisted person.
+
+    `id` is what face cameras report as `person_id`. Links tell the rules when the
+    person was seen: their elder buttons, their gate credentials (card, PIN), plates.
+    """
+
+    __tablename__ = "persons"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    grid_id: Mapped[str | None] = mapped_column(ID)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32), default="resident")
+    """elder, resident, staff, visitor."""
+    welfare_check: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Raise a welfare-check alert when this person is not seen for the rule's period."""
+    devices: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    credentials: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    plates: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Family contacts, age, health notes: shown to the patrol that answers the person's SOS."""
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token, stored as its SHA-256 (tokens are long random strings, so a fast hash is safe)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    """Who uses it: shown in alert histories as the person who acknowledged or resolved."""
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("patrol_teams.id", ondelete="SET NULL"))
+    grids: Mapped[list[Any] | None] = mapped_column(JSON)
+    """Patrol scope: these grids (plus the grids of `team_id`)."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RuleFileRow(Base):
+    """A rule file managed through the API; validated before it is stored, added to the configured pack."""
+
+    __tablename__ = "rule_files"
+
+    name: Mapped[str] = mapped_column(ID, primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AlertChangeRow(Base):
+    """The alert change journal: every announced step of every alert, in order.
+
+    Written in the transaction that makes the change, so the live stream can
+    replay exactly what a reconnecting client missed (`since=<id>`), and any
+    process (API workers, other gateways) can follow it.
+    """
+
+    __tablename__ = "alert_changes"
+    __table_args__ = (Index("ix_alert_changes_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(BigId, index=True)
+    site_id: Mapped[str] = mapped_column(ID)
+    grid_id: Mapped[str | None] = mapped_column(ID)
+    audience: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    alert: Mapped[dict[str, Any]] = mapped_column(default=dict)
