@@ -44,7 +44,8 @@ def run_demo(port: int, mqtt_port: int, simulators: bool, db_url: str | None, sp
         api={"host": host, "port": port},
         site_file=str(sample_community_path()),
     )
-    gateway = build_runtime(settings).gateway
+    runtime = build_runtime(settings)
+    gateway = runtime.gateway
     gateway.start()
     stop_sims = threading.Event()
     sim_thread: threading.Thread | None = None
@@ -68,7 +69,7 @@ def run_demo(port: int, mqtt_port: int, simulators: bool, db_url: str | None, sp
         flush=True,
     )
     try:
-        serve_http(create_app(gateway), host=host, port=port)
+        serve_http(create_app(runtime), host=host, port=port)
     finally:
         stop_sims.set()
         if sim_thread is not None:

@@ -18,7 +18,7 @@ def run_server(settings: Settings) -> None:
     gateway.start()
     try:
         # uvicorn owns the main thread and its signal handlers; when it returns, we stop the rest.
-        serve_http(create_app(gateway), host=settings.api.host, port=settings.api.port)
+        serve_http(create_app(runtime), host=settings.api.host, port=settings.api.port)
     finally:
         gateway.stop()
         log.info("stopped")

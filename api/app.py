@@ -1,20 +1,37 @@
-"""The FastAPI application. Routers per resource live beside this module."""
+"""The FastAPI application: one router per resource under /api/v1, the web console at /console/."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from anju import __version__
-from gateway.service import Gateway
+from anju.runtime import Runtime
+from api.deps import Services
+from api.routers import alerts, devices, me, tokens
+from api.stream import AlertStreamHub, MessageTap
+
+CONSOLE_DIR = Path(__file__).resolve().parent / "console"
+ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, me.router)
 
 
-def create_app(gateway: Gateway) -> FastAPI:
-    app = FastAPI(title="Anju", version=__version__, description="Smart-community gateway API (SPEC §3)")
-    app.state.gateway = gateway
+def create_app(runtime: Runtime) -> FastAPI:
+    gateway, engine = runtime.gateway, runtime.rules
+    app = FastAPI(title="Anju", version=__version__,
+                  description="Smart-community gateway API (SPEC §3). Every route but /healthz needs a bearer token; "
+                              "docs/api.md has the role table.")
+    hub = AlertStreamHub(gateway.sessions)
+    tap = MessageTap()
+    engine.listeners.append(hub.wake)
+    gateway.batch_listeners.append(tap.on_batch)
+    app.state.services = Services(gateway.settings, gateway.sessions, gateway, engine, hub, tap)
+    for router in ROUTERS:
+        app.include_router(router, prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
@@ -37,7 +54,8 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        # The web console will live here; until then the interactive API docs are the front door.
-        return RedirectResponse("/docs")
+        return RedirectResponse("/console/")
 
+    if CONSOLE_DIR.is_dir():
+        app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     return app

@@ -22,10 +22,12 @@ from anju.bench.mosquitto import free_port
 from anju.config import Settings, load_settings
 from anju.db import make_engine, migrate
 from anju.mqtt import forget_session
+from anju.runtime import Runtime
+from api.app import create_app
 from gateway.embedded_broker import EmbeddedBroker
 from gateway.service import Gateway
 from rules.engine import RuleEngine
-from tests.helpers import Publisher, clear_retained, make_site
+from tests.helpers import ApiServer, Publisher, clear_retained, make_site
 
 MQTT_URL = os.environ.get("ANJU_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 PG_URL = os.environ.get("ANJU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -155,7 +157,7 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
     default_client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
 
     def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None,
-                rules: bool | list[str] = False, **gateway: object) -> Gateway:
+                rules: bool | list[str] | RuleEngine = False, api: dict | None = None, **gateway: object) -> Gateway:
         url = broker.replace("mqtt://", "mqtt://anju-gateway@") if "@" not in broker else broker
         mqtt_settings = {"url": url, "client_id": default_client_id, **(mqtt or {})}
         settings: Settings = load_settings(
@@ -163,9 +165,12 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
             db={"url": db},
             site_file=str(site_file),
             gateway={"watchdog_interval": 0.1, **gateway},
+            api=api or {},
         )
         gw = Gateway(settings)
-        if rules:  # True: the built-in rule pack, as `anju serve` runs it; or a list of rule files
+        if isinstance(rules, RuleEngine):
+            rules.attach(gw)
+        elif rules:  # True: the built-in rule pack, as `anju serve` runs it; or a list of rule files
             RuleEngine.from_files(rules if isinstance(rules, list) else None).attach(gw)
         sessions.add((url, mqtt_settings["client_id"]))
         if start:
@@ -180,3 +185,26 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
         gw.engine.dispose()
     for url, client_id in sessions:
         forget_session(url, client_id)
+
+
+# -- the API ---------------------------------------------------------------------------------------
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+@pytest.fixture
+def make_api(make_gateway: GatewayFactory) -> Iterator[Callable[..., ApiServer]]:
+    """A gateway with the built-in rules and the API in front of it, served by a real uvicorn on a free port."""
+    servers: list[ApiServer] = []
+
+    def factory(broker: str, db: str, **gateway: object) -> ApiServer:
+        engine = RuleEngine.from_files(None)
+        gw = make_gateway(broker, db, rules=engine, api={"admin_token": ADMIN_TOKEN}, **gateway)
+        server = ApiServer(create_app(Runtime(gw, engine)), ADMIN_TOKEN)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.stop()

@@ -127,3 +127,54 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class ApiServer:
+    """The real API on a real uvicorn in a thread, with an httpx client per token."""
+
+    def __init__(self, app: Any, admin_token: str) -> None:
+        import uvicorn
+
+        from anju.bench.mosquitto import free_port
+
+        self.app = app
+        self.admin_token = admin_token
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="off"))
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+        self.thread = threading.Thread(target=self.server.run, name="test-api", daemon=True)
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+    def start(self) -> None:
+        self.thread.start()
+        wait_for(lambda: self.server.started, what="the API server to start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def client(self, token: str | None = None) -> Any:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=10)
+
+    def admin(self) -> Any:
+        return self.client(self.admin_token)
+
+    def token(self, role: str, **fields: Any) -> str:
+        """A new token with `role` (patrol tokens need `grids=[...]` or `team=`)."""
+        with self.admin() as api:
+            response = api.post("/tokens", json={"name": fields.pop("name", f"{role}-user"), "role": role, **fields})
+        assert response.status_code == 201, response.text
+        return response.json()["token"]
+
+    def ws_url(self, path: str, token: str, **params: Any) -> str:
+        from urllib.parse import urlencode
+
+        return f"ws://127.0.0.1:{self.port}/api/v1{path}?" + urlencode({"token": token, **params})

@@ -1,0 +1,220 @@
+// One alert card: summary, one-tap acknowledge, resolve with a note, and the
+// detail (contacts, location, history) unfolded in place when tapped.
+import { h, replace, pretty } from '../dom.js';
+import { t, label } from '../i18n.js';
+import { api } from '../api.js';
+import { relTimeEl, absTime, formatLocation } from '../fmt.js';
+import { getDevice, putDevices } from '../store.js';
+import { zoneOf } from './critical-banner.js';
+
+export function createAlertItem(initial, { onChange }) {
+  let alert = initial;
+  let open = false;
+  let detailTimer = null;
+
+  const summary = h('div', { class: 'alert-summary', role: 'button', tabindex: '0', 'aria-expanded': 'false', testid: 'alert-summary' });
+  const ackBtn = h('button', { type: 'button', class: 'btn primary big', testid: 'ack-button' }, t('alert.ack'));
+  const note = h('textarea', { class: 'resolve-note', rows: '1', testid: 'resolve-note', placeholder: t('alert.note_placeholder'), 'aria-label': t('alert.note_placeholder') });
+  const resolveBtn = h('button', { type: 'button', class: 'btn big', testid: 'resolve-button' }, t('alert.resolve'));
+  const resolveErr = h('div', { class: 'field-error', testid: 'resolve-error', hidden: true });
+  const resolveBox = h('div', { class: 'resolve-box' }, h('div', { class: 'resolve-row' }, note, resolveBtn), resolveErr);
+  const resolvedInfo = h('div', { class: 'resolved-info' });
+  const actions = h('div', { class: 'alert-actions' }, ackBtn, resolveBox, resolvedInfo);
+  const detail = h('div', { class: 'alert-detail', testid: 'alert-detail', hidden: true });
+  const el = h('li', { class: 'alert-item', testid: 'alert-item' }, summary, actions, detail);
+
+  function toggle() {
+    open = !open;
+    summary.setAttribute('aria-expanded', String(open));
+    el.classList.toggle('expanded', open);
+    detail.hidden = !open;
+    if (open) loadDetail();
+  }
+  summary.addEventListener('click', toggle);
+  summary.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      toggle();
+    }
+  });
+
+  ackBtn.addEventListener('click', async (ev) => {
+    ev.stopPropagation();
+    ackBtn.disabled = true;
+    try {
+      const updated = await api(`/alerts/${encodeURIComponent(alert.id)}/ack`, { method: 'POST', body: {} });
+      if (updated && updated.id) onChange(updated);
+    } catch (err) {
+      if (err.status === 409) refetch();
+    } finally {
+      ackBtn.disabled = false;
+    }
+  });
+
+  note.addEventListener('input', () => {
+    resolveErr.hidden = true;
+  });
+  resolveBtn.addEventListener('click', async (ev) => {
+    ev.stopPropagation();
+    const text = note.value.trim();
+    if (!text) {
+      showResolveError(t('alert.note_required'));
+      note.focus();
+      return;
+    }
+    resolveBtn.disabled = true;
+    try {
+      const updated = await api(`/alerts/${encodeURIComponent(alert.id)}/resolve`, { method: 'POST', body: { note: text }, quiet: true });
+      note.value = '';
+      if (updated && updated.id) onChange(updated);
+    } catch (err) {
+      showResolveError(err.message);
+      if (err.status === 409) refetch();
+    } finally {
+      resolveBtn.disabled = false;
+    }
+  });
+
+  function showResolveError(msg) {
+    resolveErr.textContent = msg;
+    resolveErr.hidden = false;
+  }
+
+  async function refetch() {
+    try {
+      const fresh = await api(`/alerts/${encodeURIComponent(alert.id)}`, { quiet: true });
+      if (fresh && fresh.id) onChange(fresh);
+    } catch {
+      // keep what we have
+    }
+  }
+
+  async function loadDetail() {
+    if (!detail.firstChild) replace(detail, h('div', { class: 'muted' }, t('common.loading')));
+    try {
+      const full = await api(`/alerts/${encodeURIComponent(alert.id)}`, { quiet: true });
+      if (full && full.device) putDevices([full.device]);
+      replace(detail, renderDetail(full || alert));
+    } catch (err) {
+      replace(detail, h('div', { class: 'error-box' }, err.message));
+    }
+  }
+
+  function render() {
+    const device = getDevice(alert.device_id);
+    const zone = (device && device.zone) || zoneOf(alert);
+    const where = formatLocation(device && device.location, zone);
+    el.dataset.alertId = alert.id;
+    el.dataset.severity = alert.severity || '';
+    el.dataset.state = alert.state || '';
+    el.dataset.level = String(alert.level ?? 0);
+    el.className = `alert-item sev-${alert.severity || 'none'} state-${alert.state || 'none'}${open ? ' expanded' : ''}`;
+    replace(summary,
+      h('div', { class: 'alert-top' },
+        h('span', { class: `badge sev sev-${alert.severity}` }, label('sev', alert.severity)),
+        h('span', { class: 'alert-title' }, alert.title || label('rule', alert.rule) || alert.type || alert.id),
+        relTimeEl(alert.created_at)),
+      h('div', { class: 'alert-where' },
+        h('span', { class: 'device-name' }, (device && device.name) || alert.device_id || ''),
+        where ? h('span', { class: 'where' }, where) : null),
+      h('div', { class: 'alert-meta' },
+        h('span', { class: `badge state state-${alert.state}`, testid: 'alert-state' }, label('state', alert.state)),
+        h('span', { class: `badge level${alert.level > 0 ? ' escalated' : ''}`, testid: 'alert-level' },
+          alert.level > 0 ? t('alert.level_n', { n: alert.level }) : t('alert.level_0')),
+        alert.count > 1 ? h('span', { class: 'badge count', testid: 'alert-count' }, t('alert.count', { n: alert.count })) : null,
+        alert.silenced_by ? h('span', { class: 'badge muted' }, t('alert.silenced')) : null,
+        alert.grid ? h('span', { class: 'muted small' }, t('alert.grid_fmt', { v: alert.grid })) : null));
+    ackBtn.hidden = alert.state !== 'open';
+    resolveBox.hidden = alert.state === 'resolved';
+    resolvedInfo.hidden = alert.state === 'open';
+    if (alert.state === 'resolved') {
+      replace(resolvedInfo,
+        t('alert.resolved_by', { by: alert.resolved_by || '—' }), ' ', relTimeEl(alert.resolved_at),
+        alert.resolution_note ? h('div', { class: 'note' }, alert.resolution_note) : null);
+    } else {
+      replace(resolvedInfo, t('alert.acked_by', { by: alert.acknowledged_by || '—' }), ' ', relTimeEl(alert.acknowledged_at));
+    }
+  }
+
+  render();
+  return {
+    el,
+    get alert() {
+      return alert;
+    },
+    update(next) {
+      const changed = next.updated_at !== alert.updated_at || next.state !== alert.state
+        || next.count !== alert.count || next.level !== alert.level;
+      alert = next;
+      render();
+      if (open && changed) {
+        clearTimeout(detailTimer);
+        detailTimer = setTimeout(loadDetail, 300);
+      }
+    },
+    refresh: render,
+    expand() {
+      if (!open) toggle();
+    },
+  };
+}
+
+function renderDetail(full) {
+  const parts = [];
+  const contacts = full.contacts;
+  if (contacts && (contacts.elder || (contacts.family && contacts.family.length))) {
+    parts.push(renderContacts(contacts));
+  }
+  const device = full.device;
+  if (device) {
+    const loc = device.location && typeof device.location === 'object' ? device.location : {};
+    parts.push(h('section', { class: 'detail-block', testid: 'alert-device' },
+      h('h4', {}, t('alert.where')),
+      h('div', { class: 'where-big' }, formatLocation(loc, device.zone) || '—'),
+      h('dl', { class: 'kv' },
+        kv(t('device.name'), device.name || device.id),
+        kv(t('device.kind'), label('kind', device.kind)),
+        device.grid ? kv(t('device.grid'), device.grid) : null,
+        device.zone ? kv(t('device.zone'), device.zone) : null,
+        Object.entries(loc).map(([k, v]) => kv(label('loc', k), typeof v === 'object' ? JSON.stringify(v) : v)))));
+  }
+  const history = Array.isArray(full.history) ? full.history : [];
+  parts.push(h('section', { class: 'detail-block' },
+    h('h4', {}, t('alert.history')),
+    history.length
+      ? h('ol', { class: 'timeline', testid: 'alert-history' }, history.map((e) => h('li', { class: `tl-${e.action}` },
+        h('div', { class: 'tl-head' },
+          h('strong', {}, label('action', e.action)),
+          e.level !== null && e.level !== undefined ? h('span', { class: 'badge level' }, e.level > 0 ? t('alert.level_n', { n: e.level }) : t('alert.level_0')) : null,
+          h('span', { class: 'muted' }, absTime(e.at))),
+        e.by ? h('div', { class: 'muted small' }, t('alert.by', { by: e.by })) : null,
+        e.note ? h('div', { class: 'note' }, e.note) : null)))
+      : h('div', { class: 'muted' }, t('common.empty'))));
+  if (full.evidence && (Array.isArray(full.evidence) ? full.evidence.length : Object.keys(full.evidence).length)) {
+    parts.push(h('details', { class: 'detail-block' }, h('summary', {}, t('alert.evidence')), h('pre', { class: 'code' }, pretty(full.evidence))));
+  }
+  parts.push(h('div', { class: 'muted small' }, `${t('alert.rule')}: ${full.rule || '—'} · ${t('alert.created')}: ${absTime(full.created_at)} · ${full.id}`));
+  return parts;
+}
+
+function renderContacts(contacts) {
+  const elder = contacts.elder;
+  const family = Array.isArray(contacts.family) ? contacts.family : [];
+  return h('section', { class: 'detail-block contacts', testid: 'alert-contacts' },
+    elder ? h('div', { class: 'elder', testid: 'elder' },
+      h('h4', {}, t('alert.elder')),
+      h('div', { class: 'elder-name' }, elder.name || '—',
+        elder.age ? h('span', { class: 'muted' }, ` ${t('alert.age', { n: elder.age })}`) : null,
+        elder.gender ? h('span', { class: 'muted' }, ` ${label('gender', elder.gender)}`) : null),
+      Array.isArray(elder.health) && elder.health.length
+        ? h('ul', { class: 'health' }, elder.health.map((x) => h('li', { class: 'badge warn' }, String(x))))
+        : null) : null,
+    family.length ? h('div', { class: 'family' },
+      h('h4', {}, t('alert.family')),
+      family.map((p) => h('a', { class: 'btn tel', href: `tel:${String(p.phone || '').replace(/[^\d+]/g, '')}`, testid: 'tel-link' },
+        `📞 ${p.name || ''}${p.relation ? ` (${p.relation})` : ''} ${p.phone || ''}`))) : null);
+}
+
+function kv(k, v) {
+  return [h('dt', {}, k), h('dd', {}, v === null || v === undefined || v === '' ? '—' : String(v))];
+}

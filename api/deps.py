@@ -1,0 +1,92 @@
+"""FastAPI dependencies: the services behind the API, a database session, and the caller's permission."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, WebSocket, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from anju.config import Settings
+from anju.timeutil import utcnow
+from api.auth import Permission, Principal, authenticate
+
+if TYPE_CHECKING:
+    from api.stream import AlertStreamHub, MessageTap
+    from gateway.service import Gateway
+    from rules.engine import RuleEngine
+
+
+@dataclass
+class Services:
+    """What the routers use, built once by `create_app`."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    gateway: Gateway
+    engine: RuleEngine
+    alerts: AlertStreamHub
+    tap: MessageTap
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def db(request: Request) -> Iterator[Session]:
+    with services(request).sessions() as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(db)]
+Svc = Annotated[Services, Depends(services)]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `POST /api/v1/tokens`, or ANJU_API__ADMIN_TOKEN")
+
+UNAUTHORIZED = HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
+                             headers={"WWW-Authenticate": "Bearer"})
+
+
+def require(permission: Permission) -> Callable[..., Principal]:
+    """A dependency that authenticates the caller and checks one permission (401 without a token, 403 without it)."""
+
+    def check(request: Request, session: DB,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise UNAUTHORIZED
+        who = authenticate(session, credentials.credentials, services(request).settings.api.admin_token, utcnow())
+        if who is None:
+            raise UNAUTHORIZED
+        if not who.can(permission):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role} may not do this ({permission})")
+        return who
+
+    check.permission = permission  # type: ignore[attr-defined]  # read by the role-matrix test and docs
+    return check
+
+
+def websocket_principal(websocket: WebSocket, permission: Permission) -> Principal | None:
+    """Authenticate a WebSocket by `?token=` (browsers cannot set headers) or the Authorization header."""
+    token = websocket.query_params.get("token")
+    header = websocket.headers.get("authorization", "")
+    if not token and header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    if not token:
+        return None
+    svc: Services = websocket.app.state.services
+    with svc.sessions() as session:
+        who = authenticate(session, token, svc.settings.api.admin_token, utcnow())
+    return who if who is not None and who.can(permission) else None
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route can give, for its OpenAPI entry (every one is `{"detail": ...}`)."""
+    from api.schemas import ErrorBody
+
+    described = {401: "no valid bearer token", 403: "the token's role may not do this", 404: "no such thing (or not "
+                 "visible to this caller)", 409: "the request conflicts with the current state",
+                 422: "the request is not valid"}
+    return {code: {"model": ErrorBody, "description": described[code]} for code in (401, 403, *codes)}

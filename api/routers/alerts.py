@@ -1,0 +1,208 @@
+"""Alerts: list, one with its history, acknowledge, resolve, and the live stream (SPEC §3)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, WebSocket, WebSocketDisconnect, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from anju.db.models import Alert, Device
+from anju.timeutil import utcnow
+from api.auth import Permission, Principal
+from api.deps import DB, Svc, errors, require, websocket_principal
+from api.stream import forward
+from api.visibility import alert_filter, can_see_alert
+from rules import alerts as lifecycle
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+Severity = Literal["critical", "major", "minor", "warning"]
+State = Literal["open", "acknowledged", "resolved"]
+Audience = Literal["patrol", "maintenance"]
+AlertId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class AlertOut(BaseModel):
+    """An alert as the API, the live stream and `anju/v1/{site}/alerts` show it."""
+
+    id: int
+    site: str
+    grid: str | None
+    device_id: str | None
+    kind: str | None
+    rule: str
+    type: str
+    severity: Severity
+    audience: Audience
+    title: str
+    state: State
+    level: int = Field(description="current escalation level: 0 is the grid's patrol team, 1.. up the site's chain")
+    count: int = Field(description="how many triggers were merged into this alert")
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+    evidence: Any = Field(description="the triggering event(s), payloads with images replaced by their size")
+    silenced_by: int | None
+
+
+class HistoryStep(BaseModel):
+    at: datetime
+    action: str = Field(description="created, notified, skipped, repeated, escalated, reminded, acknowledged, resolved")
+    by: str | None
+    level: int
+    note: str | None
+
+
+class AlertDevice(BaseModel):
+    id: str
+    name: str | None
+    kind: str
+    zone: str | None
+    grid: str | None
+    location: dict[str, Any]
+
+
+class Contacts(BaseModel):
+    """Who the patrol calls for an elder's SOS: the elder, and the family."""
+
+    elder: dict[str, Any] | None
+    family: list[dict[str, Any]]
+
+
+class AlertDetail(AlertOut):
+    history: list[HistoryStep]
+    device: AlertDevice | None
+    contacts: Contacts | None
+
+
+class AckIn(BaseModel):
+    by: str | None = Field(default=None, max_length=200, description="who acknowledges; default the token's user")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ResolveIn(BaseModel):
+    note: str = Field(min_length=1, max_length=4000, pattern=r"\S",
+                      description="the disposition: what was found and what was done (required)")
+    by: str | None = Field(default=None, max_length=200)
+
+
+def _visible(session: DB, who: Principal, alert_id: int) -> Alert:
+    alert = session.scalars(select(Alert).where(Alert.id == alert_id, alert_filter(who))).one_or_none()
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    return alert
+
+
+def _by(who: Principal, given: str | None) -> str:
+    """The name recorded in the history; a name typed by the caller is kept with the token it came from."""
+    given = (given or "").strip()
+    return who.name if not given or given == who.name else f"{given} (via {who.name})"
+
+
+@router.get("", response_model=list[AlertOut], responses=errors(422))
+def list_alerts(
+    session: DB,
+    who: Annotated[Principal, Depends(require(Permission.ALERTS_READ))],
+    state: State | None = None,
+    severity: Severity | None = None,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    grid: Annotated[str | None, Query(max_length=64)] = None,
+    audience: Audience | None = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62, description="only alerts with a smaller id (paging)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    """Alerts this caller may see, newest first."""
+    stmt = select(Alert).where(alert_filter(who)).order_by(Alert.id.desc()).limit(limit)
+    for column, value in ((Alert.state, state), (Alert.severity, severity), (Alert.site_id, site),
+                          (Alert.grid_id, grid), (Alert.audience, audience)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if before is not None:
+        stmt = stmt.where(Alert.id < before)
+    return [lifecycle.alert_json(a) for a in session.scalars(stmt)]
+
+
+@router.get("/{alert_id}", response_model=AlertDetail, responses=errors(404, 422))
+def get_alert(alert_id: AlertId, session: DB,
+              who: Annotated[Principal, Depends(require(Permission.ALERTS_READ))]) -> dict[str, Any]:
+    """One alert with its history, where its device is and, for an elder's SOS, who to call."""
+    alert = _visible(session, who, alert_id)
+    body: dict[str, Any] = lifecycle.alert_json(alert)
+    body["history"] = lifecycle.history(session, alert.id)
+    device = session.get(Device, alert.device_id) if alert.device_id else None
+    body["device"] = None if device is None else {
+        "id": device.id, "name": device.name, "kind": device.kind, "zone": device.zone, "grid": device.grid_id,
+        "location": device.location or {}}
+    body["contacts"] = None
+    if device is not None and device.kind == "elder_button":
+        attrs = device.attributes or {}
+        body["contacts"] = {"elder": attrs.get("elder"), "family": list(attrs.get("family") or [])}
+    return body
+
+
+@router.post("/{alert_id}/ack", response_model=AlertOut, responses=errors(404, 409, 422))
+def acknowledge(alert_id: AlertId, svc: Svc, session: DB,
+                who: Annotated[Principal, Depends(require(Permission.ALERTS_HANDLE))],
+                body: AckIn | None = None) -> dict[str, Any]:
+    """Own the alert: escalation stops (an SOS keeps reminding every 15 min until it is resolved)."""
+    _visible(session, who, alert_id)
+    body = body or AckIn()
+    try:
+        change = lifecycle.acknowledge(session, alert_id, _by(who, body.by), utcnow(), body.note)
+        session.commit()
+    except lifecycle.AlertError as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    svc.engine.deliver([change])
+    return change.alert
+
+
+@router.post("/{alert_id}/resolve", response_model=AlertOut, responses=errors(404, 409, 422))
+def resolve(alert_id: AlertId, body: ResolveIn, svc: Svc, session: DB,
+            who: Annotated[Principal, Depends(require(Permission.ALERTS_HANDLE))]) -> dict[str, Any]:
+    """Close the alert with a disposition note."""
+    _visible(session, who, alert_id)
+    try:
+        change = lifecycle.resolve(session, alert_id, _by(who, body.by), body.note, utcnow())
+        session.commit()
+    except lifecycle.AlertError as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    svc.engine.deliver([change])
+    return change.alert
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket, since: int | None = None) -> None:
+    """Every alert change this caller may see, as it happens: `{"type": "change", "seq", "action", "alert"}`.
+
+    The first frame is `{"type": "hello", "seq": <latest>}`. A client that
+    reconnects with `?since=<the last seq it saw>` first gets what it missed.
+    """
+    svc = websocket.app.state.services
+    who = await asyncio.to_thread(websocket_principal, websocket, Permission.ALERTS_READ)
+    if who is None:
+        await websocket.close(code=1008, reason="a valid token with alerts:read is required")
+        return
+    await websocket.accept()
+    hub = svc.alerts
+    sub = await hub.subscribe(who)
+    try:
+        upto = hub.last_seq
+        await websocket.send_json({"type": "hello", "seq": upto})
+        if since is not None and since < upto:
+            for frame in await hub.replay(who, since, upto):
+                await websocket.send_json(frame)
+        await forward(websocket, sub.queue, lambda frame: frame["seq"] > upto and can_see_alert(who, frame["alert"]))
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        hub.unsubscribe(sub)

@@ -1,0 +1,223 @@
+"""Live streams for the API: alert changes (from the journal) and a device's raw messages (a tap on ingest).
+
+Alert changes are read from the `alert_changes` journal in id order by one
+tailer per API process, woken at once by the in-process rule engine after each
+commit and polling for changes made by other processes. Each WebSocket client
+gets its own bounded queue: a client too slow to keep up is disconnected (and
+resumes from the journal with `since=`), so it can never slow ingest or the
+other clients, and it loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from anju.db.models import AlertChangeRow
+from anju.topics import parse_device_topic
+from api.auth import Principal
+from api.visibility import alert_filter, can_see_alert
+from gateway.decode import RawMessage
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+"""How often the journal is read when nothing in this process woke the tailer (changes by other processes)."""
+GAP_WAIT_SECONDS = 2.0
+"""A missing id may belong to a transaction that has not committed yet; after this long it was rolled back."""
+CLIENT_QUEUE = 1000
+REPLAY_LIMIT = 5000
+
+
+def change_frame(row: AlertChangeRow) -> dict[str, Any]:
+    return {"type": "change", "seq": row.id, "action": row.action, "alert": row.alert}
+
+
+@dataclass(eq=False)
+class Subscriber:
+    who: Principal
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+    overflowed: bool = False
+
+
+class AlertStreamHub:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.last_seq = 0
+        self._subscribers: set[Subscriber] = set()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._gap_since: float | None = None
+        self._lock = threading.Lock()
+
+    # -- producers (any thread) -----------------------------------------------------------------
+
+    def wake(self, *_: Any) -> None:
+        """Something was committed in this process: read the journal now rather than at the next poll."""
+        loop, event = self._loop, self._wake
+        if loop is not None and event is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop is shutting down
+                loop.call_soon_threadsafe(event.set)
+
+    # -- consumers (the event loop) ---------------------------------------------------------------
+
+    async def subscribe(self, who: Principal) -> Subscriber:
+        await self._ensure_running()
+        sub = Subscriber(who)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+
+    async def replay(self, who: Principal, since: int, upto: int) -> list[dict[str, Any]]:
+        """Journal entries this caller may see with since < seq <= upto (what a reconnecting client missed)."""
+        def read() -> list[dict[str, Any]]:
+            with self.sessions() as session:
+                rows = session.scalars(
+                    select(AlertChangeRow)
+                    .where(AlertChangeRow.id > since, AlertChangeRow.id <= upto, alert_filter(who, AlertChangeRow))
+                    .order_by(AlertChangeRow.id).limit(REPLAY_LIMIT)
+                ).all()
+                return [change_frame(r) for r in rows]
+        return await asyncio.to_thread(read)
+
+    async def _ensure_running(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.last_seq = await asyncio.to_thread(self._latest)
+        self._task = asyncio.create_task(self._run(), name="anju-alert-journal")
+
+    def _latest(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.max(AlertChangeRow.id))) or 0
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            try:
+                rows = await asyncio.to_thread(self._read_new)
+            except Exception:  # the database is briefly away: try again at the next poll
+                log.exception("reading the alert journal failed")
+                continue
+            for row in rows:
+                self._dispatch(change_frame(row))
+
+    def _read_new(self) -> list[AlertChangeRow]:
+        """New journal rows in id order, holding back behind a gap until the missing id commits or times out."""
+        with self.sessions() as session:
+            rows = session.scalars(select(AlertChangeRow).where(AlertChangeRow.id > self.last_seq)
+                                   .order_by(AlertChangeRow.id).limit(1000)).all()
+        ready = []
+        for row in rows:
+            if row.id != self.last_seq + 1:
+                now = time.monotonic()
+                if self._gap_since is None:
+                    self._gap_since = now
+                if now - self._gap_since < GAP_WAIT_SECONDS:
+                    break
+            self._gap_since = None
+            self.last_seq = row.id
+            ready.append(row)
+        if self._gap_since is not None and self._wake is not None:
+            self.wake()  # look again soon rather than at the next poll
+        return ready
+
+    def _dispatch(self, frame: dict[str, Any]) -> None:
+        for sub in list(self._subscribers):
+            if sub.overflowed or not can_see_alert(sub.who, frame["alert"]):
+                continue
+            try:
+                sub.queue.put_nowait(frame)
+            except asyncio.QueueFull:
+                sub.overflowed = True  # the handler closes it; the client resumes with since=
+                self._subscribers.discard(sub)
+                with contextlib.suppress(asyncio.QueueFull):
+                    sub.queue.get_nowait()
+                    sub.queue.put_nowait(None)
+
+
+class MessageTap:
+    """A device's raw messages for integrators watching it live; costs one dict lookup per message when unused."""
+
+    def __init__(self) -> None:
+        self._watchers: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]]] = {}
+        self._lock = threading.Lock()
+
+    def watch(self, device_id: str) -> tuple[asyncio.Queue[dict[str, Any]], Callable[[], None]]:
+        entry = (asyncio.get_running_loop(), asyncio.Queue[dict[str, Any]](CLIENT_QUEUE))
+        with self._lock:
+            self._watchers.setdefault(device_id, set()).add(entry)
+
+        def stop() -> None:
+            with self._lock:
+                watchers = self._watchers.get(device_id, set())
+                watchers.discard(entry)
+                if not watchers:
+                    self._watchers.pop(device_id, None)
+        return entry[1], stop
+
+    def on_batch(self, batch: list[RawMessage], _result: Any) -> None:
+        """Gateway batch listener (processing thread): hand copies to watchers without ever blocking."""
+        if not self._watchers:
+            return
+        for raw in batch:
+            topic = parse_device_topic(raw.topic)
+            watchers = self._watchers.get(topic.device) if topic is not None else None
+            if not watchers:
+                continue
+            frame = {"received_at": raw.received_at.isoformat(), "topic": raw.topic, "qos": raw.qos,
+                     "payload": raw.payload[:4096].decode("utf-8", errors="replace"), "size": len(raw.payload)}
+            for loop, queue in list(watchers):
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_offer, queue, frame)
+
+
+async def forward(websocket: WebSocket, queue: asyncio.Queue[Any], keep: Callable[[dict[str, Any]], bool]) -> None:
+    """Send queued frames to the client until it goes away; a None in the queue means "too slow": close with 1013."""
+    reader = asyncio.create_task(_drain(websocket))
+    try:
+        while True:
+            getter = asyncio.create_task(queue.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                getter.cancel()
+                return
+            frame = getter.result()
+            if frame is None:
+                await websocket.close(code=1013, reason="too slow; reconnect with since=<last seq>")
+                return
+            if keep(frame):
+                await websocket.send_json(frame)
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        reader.cancel()
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a disconnect is noticed at once."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            await websocket.receive_text()
+
+
+def _offer(queue: asyncio.Queue[dict[str, Any]], frame: dict[str, Any]) -> None:
+    with contextlib.suppress(asyncio.QueueFull):  # a slow watcher misses raw frames; they are not alerts
+        queue.put_nowait(frame)
