@@ -8,7 +8,11 @@ import tempfile
 import threading
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
 from anju.config import load_settings
+from anju.db.models import Grid
 from anju.runtime import build_runtime
 from anju.siteconfig import sample_community_path
 from api.app import create_app
@@ -26,6 +30,29 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+DEMO_USERS: tuple[tuple[str, str], ...] = (
+    ("patrol", "patrol 巡逻 (all four grids)"),
+    ("maintenance", "maintenance 运维"),
+    ("integrator", "integrator 集成"),
+    ("admin", "admin 管理员"),
+)
+
+
+def demo_tokens(sessions: sessionmaker[Session]) -> dict[str, str]:
+    """One fresh token per role for the sample community; printed once, stored only as hashes."""
+    from api.auth import Role
+    from api.routers.tokens import TokenIn, issue_token
+
+    names = {"patrol": "巡逻员 张建国", "maintenance": "运维 李工", "integrator": "集成商 王工", "admin": "管理员"}
+    tokens = {}
+    with sessions.begin() as session:
+        grids = list(session.scalars(select(Grid.id).order_by(Grid.id)))
+        for role, _label in DEMO_USERS:
+            body = TokenIn(name=names[role], role=Role(role), grids=grids if role == "patrol" else None)
+            _row, tokens[role] = issue_token(session, body, "anju demo")
+    return tokens
 
 
 def run_demo(port: int, mqtt_port: int, simulators: bool, db_url: str | None, speed: float, seed: int) -> int:
@@ -47,6 +74,7 @@ def run_demo(port: int, mqtt_port: int, simulators: bool, db_url: str | None, sp
     runtime = build_runtime(settings)
     gateway = runtime.gateway
     gateway.start()
+    tokens = demo_tokens(gateway.sessions)
     stop_sims = threading.Event()
     sim_thread: threading.Thread | None = None
     if simulators:
@@ -58,9 +86,13 @@ def run_demo(port: int, mqtt_port: int, simulators: bool, db_url: str | None, sp
                     "stop_event": stop_sims},
         )
         sim_thread.start()
+    console = f"http://{host}:{port}/console/"
+    logins = "".join(f"    {label:<34}{console}#token={tokens[role]}\n" for role, label in DEMO_USERS)
     print(
         "\nAnju demo is running.\n"
-        f"  Console and API   http://{host}:{port}/   (OpenAPI: http://{host}:{port}/docs)\n"
+        f"  Console           {console}   (OpenAPI: http://{host}:{port}/docs)\n"
+        "  Log in as (each link carries a demo token; the console keeps it, the server only its hash):\n"
+        f"{logins}"
         f"  Health            http://{host}:{port}/healthz\n"
         f"  MQTT broker       mqtt://{host}:{mqtt_port}  (any user name, no password)\n"
         f"  Database          {db_url}\n"

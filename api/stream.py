@@ -61,6 +61,10 @@ class AlertStreamHub:
         self._gap_since: float | None = None
         self._lock = threading.Lock()
 
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
     # -- producers (any thread) -----------------------------------------------------------------
 
     def wake(self, *_: Any) -> None:

@@ -30,6 +30,15 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.rule_evaluations = Counter(
+            "anju_rule_evaluations_total", "Rule evaluations (one rule against one observation) by outcome",
+            ["outcome"], registry=self.registry,
+        )
+        self.alert_changes = Counter(
+            "anju_alert_changes_total", "Announced alert changes by action (created, escalated, ...) and severity",
+            ["action", "severity"], registry=self.registry,
+        )
+
     def total(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples whose labels include `labels` (e.g. every accepted message)."""
         return sum(

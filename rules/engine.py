@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from anju.db.models import Device, Event
 from anju.topics import alerts_topic
+from gateway.metrics import GatewayMetrics
 from gateway.observations import Observation
 from gateway.registry import DeviceInfo
 from rules import pack, timers
@@ -85,6 +86,7 @@ class RuleEngine:
         self._absences_armed = not arm_absences
         """Live engines arm every device's absence timer on their first tick; a backtest replays history instead."""
         self._publish: Callable[[str, bytes], None] | None = None
+        self.metrics: GatewayMetrics | None = None
 
     @classmethod
     def from_files(cls, paths: list[str] | None) -> RuleEngine:
@@ -105,6 +107,7 @@ class RuleEngine:
         self._live = True  # configuration is loaded with the first batch or tick, then refreshed on the clock
         gateway.pipeline.transaction_hooks.append(self.on_observations)
         self._publish = lambda topic, payload: gateway.hub.publish(topic, payload, qos=1)
+        self.metrics = gateway.metrics
         gateway.tickers.append(lambda now: self.tick(gateway.sessions, now))
 
     # -- evaluation (inside the transaction) ----------------------------------------------------
@@ -129,6 +132,7 @@ class RuleEngine:
         if self._live and self._refreshed_at is None and observations:
             self.refresh(session, observations[0].received_at)
         changes: list[AlertChange] = []
+        failed = 0
         for obs in observations:
             for rule in self.rules:
                 # A broken rule must cost its own alert, never the stored message or the other rules:
@@ -139,7 +143,11 @@ class RuleEngine:
                         with session.begin_nested():
                             changes.append(self._raise(session, spec, obs.received_at))
                 except Exception:
+                    failed += 1
                     log.exception("rule %s failed on %s %s of %s", rule.id, obs.channel, obs.type, obs.device.id)
+        if self.metrics is not None:  # counted per batch: a counter per evaluation would cost more than the rule
+            self.metrics.rule_evaluations.labels("evaluated").inc(len(observations) * len(self.rules) - failed)
+            self.metrics.rule_evaluations.labels("failed").inc(failed)
         if changes:
             self._after_commit(session, changes)
 
@@ -324,6 +332,8 @@ class RuleEngine:
         if not changes:
             return
         for change in changes:
+            if self.metrics is not None:
+                self.metrics.alert_changes.labels(change.action, change.alert["severity"]).inc()
             if self._publish is not None:
                 payload = orjson.dumps({"action": change.action, **change.alert})
                 try:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 
 import httpx
 import pytest
@@ -14,13 +16,41 @@ from anju.bench.mosquitto import free_port
 from tests.helpers import Publisher, wait_for
 
 
-def start_demo(*args: str) -> tuple[subprocess.Popen[str], int, int]:
-    port, mqtt_port = free_port(), free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "anju.cli", "demo", "--port", str(port), "--mqtt-port", str(mqtt_port), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    return proc, port, mqtt_port
+class Demo:
+    """`anju demo` in a subprocess, its output collected as it is printed."""
+
+    def __init__(self, *args: str) -> None:
+        self.port, self.mqtt_port = free_port(), free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "anju.cli", "demo", "--port", str(self.port), "--mqtt-port", str(self.mqtt_port),
+             *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def login_token(self, role: str) -> str:
+        """The demo token of `role`, from the printed login links."""
+        pattern = re.compile(rf"^\s+{role} .*#token=(\S+)$")
+        return wait_for(lambda: next((m.group(1) for line in self.lines if (m := pattern.match(line))), None),
+                        timeout=60, what=f"the {role} login link")
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail(f"demo did not stop on Ctrl-C:\n{''.join(self.lines)[-3000:]}")
+        self._reader.join(timeout=5)
+        return "".join(self.lines)
 
 
 def health(port: int) -> dict | None:
@@ -31,44 +61,39 @@ def health(port: int) -> dict | None:
     return response.json() if response.status_code == 200 else None
 
 
-def stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, _ = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f"demo did not stop on Ctrl-C:\n{out[-3000:]}")
-    return out
-
-
 def test_demo_runs_the_simulated_community_and_stops_cleanly() -> None:
-    proc, port, _ = start_demo("--speed", "600")
+    demo = Demo("--speed", "600")
     try:
-        status = wait_for(lambda: (h := health(port)) and h["mqtt_connected"] and h["messages_accepted"] > 20 and h,
-                          timeout=60, interval=0.5, what="simulated traffic through the demo")
+        status = wait_for(lambda: (h := health(demo.port)) and h["mqtt_connected"] and h["messages_accepted"] > 20
+                          and h, timeout=60, interval=0.5, what="simulated traffic through the demo")
         assert status["database"] == "ok"
     finally:
-        out = stop(proc)
-    assert proc.returncode == 0, out[-3000:]
+        out = demo.stop()
+    assert demo.proc.returncode == 0, out[-3000:]
     assert "http://127.0.0.1:" in out and "Anju demo stopped." in out
     assert "Traceback" not in out, out[-3000:]
 
 
-def test_demo_without_simulators_accepts_a_device() -> None:
-    proc, port, mqtt_port = start_demo("--no-simulators")
+def test_demo_without_simulators_takes_a_press_to_the_patrol_login_it_prints() -> None:
+    demo = Demo("--no-simulators")
     try:
-        wait_for(lambda: (h := health(port)) and h["mqtt_connected"], timeout=60, interval=0.3, what="demo up")
-        pub = Publisher(f"mqtt://127.0.0.1:{mqtt_port}", "hexie")
+        wait_for(lambda: (h := health(demo.port)) and h["mqtt_connected"], timeout=60, interval=0.3, what="demo up")
+        patrol = {"Authorization": f"Bearer {demo.login_token('patrol')}"}
+        api = f"http://127.0.0.1:{demo.port}/api/v1"
+        assert httpx.get(f"{api}/me", headers=patrol).json()["role"] == "patrol"
+        pub = Publisher(f"mqtt://127.0.0.1:{demo.mqtt_port}", "hexie")
         try:
             device = _first_elder_button()
             pub.send(device, "elder_button", "event", type="press")
         finally:
             pub.close()
-        wait_for(lambda: health(port)["messages_accepted"] >= 1, timeout=10, what="the press")
+        alerts = wait_for(lambda: httpx.get(f"{api}/alerts", headers=patrol).json(), timeout=10,
+                          what="the SOS in the patrol's alert list")
+        assert alerts[0]["device_id"] == device and alerts[0]["severity"] == "critical"
+        assert httpx.get(f"http://127.0.0.1:{demo.port}/", follow_redirects=True).status_code == 200  # the console
     finally:
-        out = stop(proc)
-    assert proc.returncode == 0, out[-3000:]
+        out = demo.stop()
+    assert demo.proc.returncode == 0, out[-3000:]
 
 
 def _first_elder_button() -> str:

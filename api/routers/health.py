@@ -1,0 +1,63 @@
+"""Liveness (`/healthz`, the one route without a token) and Prometheus metrics (`/metrics`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import func, select, text
+
+from anju import __version__
+from anju.db.models import Alert, Device
+from api.auth import Permission, Principal
+from api.deps import DB, Svc, errors, require
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(svc: Svc) -> dict[str, Any]:
+    """Liveness, without authentication: is the process up, is it connected, can it reach its database."""
+    gateway = svc.gateway
+    try:
+        with gateway.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        db_ok = True
+    except Exception:  # noqa: BLE001 - reported, not raised
+        db_ok = False
+    return {
+        "status": "ok",
+        "version": __version__,
+        "mqtt_connected": gateway.hub.connected.is_set(),
+        "database": "ok" if db_ok else "unavailable",
+        "queue_depth": gateway.hub.inbox.qsize(),
+        "messages_accepted": int(gateway.metrics.total("anju_messages_total", outcome="accepted")),
+        "dead_letters": int(gateway.metrics.total("anju_dead_letters_total")),
+    }
+
+
+@router.get("/metrics", response_class=PlainTextResponse, responses=errors())
+def metrics(svc: Svc, session: DB, _who: Annotated[Principal, Depends(require(Permission.METRICS_READ))]) -> Any:
+    """Prometheus text format: the gateway's counters, plus open alerts and device states read at scrape time."""
+    gateway = svc.gateway
+    gateway.metrics.queue_depth.set(gateway.hub.inbox.qsize())
+    gateway.metrics.mqtt_connected.set(1 if gateway.hub.connected.is_set() else 0)
+    now = CollectorRegistry()
+    open_alerts = Gauge("anju_open_alerts", "Alerts not resolved, by severity and state", ["severity", "state"],
+                        registry=now)
+    for severity in ("critical", "major", "minor", "warning"):
+        for state in ("open", "acknowledged"):
+            open_alerts.labels(severity, state).set(0)
+    for severity, state, count in session.execute(
+            select(Alert.severity, Alert.state, func.count()).where(Alert.state != "resolved")
+            .group_by(Alert.severity, Alert.state)):
+        open_alerts.labels(severity, state).set(count)
+    devices = Gauge("anju_devices", "Registered devices by kind and connection state", ["kind", "state"], registry=now)
+    for kind, online, count in session.execute(
+            select(Device.kind, Device.online, func.count()).group_by(Device.kind, Device.online)):
+        devices.labels(kind, {True: "online", False: "offline"}.get(online, "unknown")).set(count)
+    Gauge("anju_alert_stream_clients", "Live alert stream connections", registry=now).set(svc.alerts.subscribers)
+    body = generate_latest(gateway.metrics.registry) + generate_latest(now)
+    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
