@@ -146,6 +146,25 @@ def publisher(broker_url: str, site_id: str) -> Iterator[Publisher]:
 GatewayFactory = Callable[..., Gateway]
 
 
+def build_gateway(broker: str, db: str, site_file: Path, mqtt: dict, rules: bool | list[str] | RuleEngine = False,
+                  api: dict | None = None, **gateway: object) -> Gateway:
+    """A gateway (not started) for tests: fast watchdog, the test's site file, optional rules."""
+    url = broker.replace("mqtt://", "mqtt://anju-gateway@") if "@" not in broker else broker
+    settings: Settings = load_settings(
+        mqtt={"url": url, **mqtt},
+        db={"url": db},
+        site_file=str(site_file),
+        gateway={"watchdog_interval": 0.1, **gateway},
+        api=api or {},
+    )
+    gw = Gateway(settings)
+    if isinstance(rules, RuleEngine):
+        rules.attach(gw)
+    elif rules:  # True: the built-in rule pack, as `anju serve` runs it; or a list of rule files
+        RuleEngine.from_files(rules if isinstance(rules, list) else None).attach(gw)
+    return gw
+
+
 @pytest.fixture
 def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
     """Build and start gateways; each test gets its own MQTT client id, so sessions never mix.
@@ -158,21 +177,10 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
 
     def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None,
                 rules: bool | list[str] | RuleEngine = False, api: dict | None = None, **gateway: object) -> Gateway:
-        url = broker.replace("mqtt://", "mqtt://anju-gateway@") if "@" not in broker else broker
-        mqtt_settings = {"url": url, "client_id": default_client_id, **(mqtt or {})}
-        settings: Settings = load_settings(
-            mqtt=mqtt_settings,
-            db={"url": db},
-            site_file=str(site_file),
-            gateway={"watchdog_interval": 0.1, **gateway},
-            api=api or {},
-        )
-        gw = Gateway(settings)
-        if isinstance(rules, RuleEngine):
-            rules.attach(gw)
-        elif rules:  # True: the built-in rule pack, as `anju serve` runs it; or a list of rule files
-            RuleEngine.from_files(rules if isinstance(rules, list) else None).attach(gw)
-        sessions.add((url, mqtt_settings["client_id"]))
+        gw = build_gateway(broker, db, site_file, {"client_id": default_client_id, **(mqtt or {})}, rules, api,
+                           **gateway)
+        url, client_id = gw.settings.mqtt.url, gw.settings.mqtt.client_id
+        sessions.add((url, client_id))
         if start:
             gw.start()
             assert gw.wait_connected(10), f"gateway could not connect to {broker}"

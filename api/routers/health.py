@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
@@ -38,7 +38,11 @@ def healthz(svc: Svc) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics", response_class=PlainTextResponse, responses=errors())
+PROMETHEUS_TEXT = {"description": "Prometheus text exposition format",
+                   "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}
+
+
+@router.get("/metrics", response_class=Response, responses={200: PROMETHEUS_TEXT, **errors()})
 def metrics(svc: Svc, session: DB, _who: Annotated[Principal, Depends(require(Permission.METRICS_READ))]) -> Any:
     """Prometheus text format: the gateway's counters, plus open alerts and device states read at scrape time."""
     gateway = svc.gateway
@@ -60,4 +64,4 @@ def metrics(svc: Svc, session: DB, _who: Annotated[Principal, Depends(require(Pe
         devices.labels(kind, {True: "online", False: "offline"}.get(online, "unknown")).set(count)
     Gauge("anju_alert_stream_clients", "Live alert stream connections", registry=now).set(svc.alerts.subscribers)
     body = generate_latest(gateway.metrics.registry) + generate_latest(now)
-    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
