@@ -42,6 +42,9 @@ class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
     admin_token: str | None = None
+    """A bearer token with role admin, for first set-up and automation (never stored)."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Other web origins allowed to call the API from a browser; none by default (the console is same-origin)."""
 
 
 class GatewaySettings(_Section):

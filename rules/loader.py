@@ -76,6 +76,8 @@ def check_text(text: str, file: str = "<rules>") -> RuleCheck:
         return RuleCheck(file, None, [_yaml_error(file, exc)])
     except yaml.YAMLError as exc:
         return RuleCheck(file, None, [RuleError(file, 1, f"YAML error: {exc}")])
+    except RecursionError:  # hostile input such as "[[[[…" a thousand deep
+        return RuleCheck(file, None, [RuleError(file, 1, "the YAML is nested too deeply to be a rule file")])
     items = _top_level(file, data, node, errors)
     rules: list[Rule] = []
     ids: dict[str, int] = {}
