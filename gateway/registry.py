@@ -128,8 +128,19 @@ def apply_site_config(session: Session, community: CommunityConfig) -> int:
             count += 1
         session.flush()
         for person in site.persons:
+            _check_person_links(session, site.id, grid_ids, person)
             apply_person(session, site.id, person)
     return count
+
+
+def _check_person_links(session: Session, site: str, grid_ids: set[str], person: PersonConfig) -> None:
+    """A person's grid and buttons must exist: a mistyped button would silently never show the elder."""
+    if person.grid is not None and person.grid not in grid_ids:
+        raise ValueError(f"person {person.id}: grid {person.grid!r} is not a grid of site {site!r}")
+    for device_id in person.devices:
+        row = session.get(Device, device_id)
+        if row is None or row.site_id != site or row.kind != "elder_button":
+            raise ValueError(f"person {person.id}: {device_id!r} is not an elder button of site {site!r}")
 
 
 def _apply_teams_and_chain(session: Session, site: SiteConfig) -> None:

@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, Event
+from anju.db.models import Device, Event, Person
 from anju.topics import alerts_topic
 from gateway.metrics import GatewayMetrics
 from gateway.observations import Observation
@@ -27,6 +27,7 @@ from rules import pack, timers
 from rules.alerts import AlertChange, AlertSpec, raise_alert
 from rules.escalation import DEFAULT_REMINDER, escalate_due, notify
 from rules.loader import load_rule_files
+from rules.persons import PersonDirectory, PersonInfo
 from rules.routing import Routing
 from rules.schema import (
     Absence,
@@ -46,11 +47,13 @@ log = logging.getLogger(__name__)
 
 AlertListener = Callable[[list[AlertChange]], None]
 LARGE_FIELDS = ("snapshot",)
+"""Payload fields too big for evidence (base64 images): replaced by their size."""
 CONFIG_REFRESH = timedelta(seconds=5)
 """How soon a change made through the API (watchlists, chains, rosters, rule files) reaches every gateway."""
 RECENT_LIMIT = 2000
 """Window look-ups read at most this many stored events (a 2-minute window of one site is far smaller)."""
-"""Payload fields too big for evidence (base64 images): replaced by their size."""
+NOT_SEEN = "not seen since monitoring started"
+"""The evidence of an absence timer armed at start-up, before any sighting."""
 
 
 def builtin_rules_path() -> Path:
@@ -80,11 +83,18 @@ class RuleEngine:
         self._live = False
         """Attached to a gateway: API-managed configuration is read from the database and refreshed."""
         self._refreshed_at: datetime | None = None
+        self._refresh_wanted = 0
+        """Bumped by `request_refresh`; `refresh` records the value it served, so no request is lost in between."""
+        self._refresh_served = -1
         self._api_files: tuple[tuple[str, datetime], ...] = ()
         self.routing = Routing()
         """Replaced on attach by the chains and rosters in the database (site file and API)."""
         self._absences_armed = not arm_absences
         """Live engines arm every device's absence timer on their first tick; a backtest replays history instead."""
+        self._armed_persons: set[str] | None = None
+        """Persons under a welfare check that this engine has armed (None until it arms absences at all)."""
+        self.persons: PersonDirectory | None = None
+        """Who a sighting shows (`per: person`): read with the configuration, or on first use (a backtest)."""
         self._publish: Callable[[str, bytes], None] | None = None
         self.metrics: GatewayMetrics | None = None
 
@@ -114,8 +124,10 @@ class RuleEngine:
 
     def refresh(self, session: Session, now: datetime) -> None:
         """Read what the API manages: watchlists, escalation chains and rosters, rule files."""
+        wanted = self._refresh_wanted
         self.watchlists = load_watchlists(session)
         self.routing = Routing.from_db(session)
+        self.persons = PersonDirectory.load(session)
         files = pack.stored_files(session)
         stamp = tuple((name, at) for name, _content, at in files)
         if stamp != self._api_files:
@@ -123,13 +135,21 @@ class RuleEngine:
             self._api_files = stamp
             log.info("rules: %d active (%d API-managed files)", len(self.rules), len(files))
         self._refreshed_at = now
+        self._refresh_served = wanted
 
     def request_refresh(self) -> None:
         """Re-read the configuration before the next message or tick (after a change through the API)."""
-        self._refreshed_at = None
+        self._refresh_wanted += 1
+
+    def _refresh_due(self, now: datetime | None) -> bool:
+        if not self._live:
+            return False
+        if self._refresh_served != self._refresh_wanted or self._refreshed_at is None:
+            return True
+        return now is not None and now - self._refreshed_at >= CONFIG_REFRESH
 
     def on_observations(self, session: Session, observations: list[Observation]) -> None:
-        if self._live and self._refreshed_at is None and observations:
+        if observations and self._refresh_due(None):
             self.refresh(session, observations[0].received_at)
         changes: list[AlertChange] = []
         failed = 0
@@ -186,19 +206,43 @@ class RuleEngine:
                        self._evidence(obs), extend=False)
 
     def _absence(self, session: Session, rule: Rule, cond: Absence, obs: Observation) -> None:
-        if cond.event.matches(obs.device.kind, obs.type, obs.data, self.watchlists):
-            group = self._group(cond.per, rule, obs.device, obs.data) or ""
-            timers.arm(session, rule.id, group, obs.device.id, obs.received_at + cond.for_, obs.received_at,
-                       self._evidence(obs), extend=True)
+        if not cond.event.matches(obs.device.kind, obs.type, obs.data, self.watchlists):
+            return
+        if cond.per_person:  # a sighting counts only when it shows someone under a welfare check
+            device = obs.device
+            person = self._directory(session).identify(site=device.site, kind=device.kind, device=device.id,
+                                                       type=obs.type, data=obs.data)
+            if person is not None and person.welfare_check and (
+                    rule.scope is None or rule.scope.covers_person(person.site, person.grid)):
+                timers.arm(session, rule.id, person.id, _timer_device(person), obs.received_at + cond.for_,
+                           obs.received_at, self._sighting(person, obs), extend=True)
+            return
+        group = self._group(cond.per, rule, obs.device, obs.data) or ""
+        timers.arm(session, rule.id, group, obs.device.id, obs.received_at + cond.for_, obs.received_at,
+                   self._evidence(obs), extend=True)
+
+    def _directory(self, session: Session) -> PersonDirectory:
+        """The person directory, read now if the configuration was never loaded (a backtest)."""
+        if self.persons is None:
+            self.persons = PersonDirectory.load(session)
+        return self.persons
+
+    def _sighting(self, person: PersonInfo, obs: Observation) -> dict[str, Any]:
+        """A person absence's evidence: who, and when and where they were last seen."""
+        seen = {**self._evidence(obs), "kind": obs.device.kind, "device_name": obs.device.name}
+        note = f"last seen {seen['ts']} at {obs.device.id} ({obs.device.kind} {obs.type})"
+        return {"person_id": person.id, "person_name": person.name, "last_seen": seen, "note": note}
 
     def _arm_absences(self, session: Session, now: datetime) -> None:
-        """At start-up, give every device in an absence rule's reach a timer, so one never seen still fires.
+        """At start-up, give every device (or person) in an absence rule's reach a timer, so one never seen fires.
 
         Existing timers are kept (a restart must not postpone a welfare check).
         """
+        self._armed_persons = set()
+        self._arm_new_persons(session, now)
         for rule in self.rules:
             cond = rule.condition
-            if not isinstance(cond, Absence):
+            if not isinstance(cond, Absence) or cond.per_person:
                 continue
             stmt = select(Device)
             if cond.event.kind is not None:
@@ -210,7 +254,25 @@ class RuleEngine:
                     continue
                 group = self._group(cond.per, rule, info, {}) or ""
                 timers.arm(session, rule.id, group, info.id, now + cond.for_, now,
-                           {"device_id": info.id, "note": "not seen since monitoring started"}, extend=False)
+                           {"device_id": info.id, "note": NOT_SEEN}, extend=False)
+
+    def _arm_new_persons(self, session: Session, now: datetime) -> None:
+        """Arm the persons under a welfare check that this engine has not armed yet: all of them at start-up,
+        then those the API or the site file adds later. Existing timers are kept, never postponed."""
+        if self._armed_persons is None:
+            return
+        watched = {p.id: p for p in self._directory(session).welfare()}
+        new = [watched[pid] for pid in sorted(watched.keys() - self._armed_persons)]
+        self._armed_persons = set(watched)  # someone taken off the list and put back is armed again
+        for rule in self.rules:
+            cond = rule.condition
+            if not new or not isinstance(cond, Absence) or not cond.per_person:
+                continue
+            for person in new:
+                if rule.scope is None or rule.scope.covers_person(person.site, person.grid):
+                    timers.arm(session, rule.id, person.id, _timer_device(person), now + cond.for_, now,
+                               {"person_id": person.id, "person_name": person.name, "last_seen": None,
+                                "note": NOT_SEEN}, extend=False)
 
     def _raise(self, session: Session, spec: AlertSpec, now: datetime) -> AlertChange:
         """Raise (or merge) the alert; a new, unsilenced one goes to the first staffed level of its chain."""
@@ -307,13 +369,9 @@ class RuleEngine:
 
     @staticmethod
     def _title(rule: Rule, obs: Observation) -> str:
-        device = obs.device
         fields = _Fields({k: v for k, v in obs.data.items() if isinstance(v, str | int | float)})
-        fields.update(device=device.id, device_name=device.name or device.id,
-                      zone=event_zone(device.zone, obs.data) or "", grid=device.grid or "", site=device.site,
-                      rule=rule.name)
-        template = rule.message
-        return template.format_map(fields) if template else f"{rule.name}: {fields['device_name']}"
+        fields.update(_device_fields(obs.device, obs.data), rule=rule.name)
+        return _render(rule, fields, fields["device_name"])
 
     @staticmethod
     def _evidence(obs: Observation) -> dict[str, Any]:
@@ -350,13 +408,16 @@ class RuleEngine:
 
     def tick(self, sessions: Any, now: datetime) -> None:
         """Escalations and rule timers that came due; alerts are delivered after the commit."""
-        if self._live and (self._refreshed_at is None or now - self._refreshed_at >= CONFIG_REFRESH):
+        refreshed = self._refresh_due(now)
+        if refreshed:
             with sessions() as session:
                 self.refresh(session, now)
         with sessions.begin() as session:
             if not self._absences_armed:
                 self._arm_absences(session, now)
                 self._absences_armed = True
+            elif refreshed:
+                self._arm_new_persons(session, now)
             changes = escalate_due(session, now, self.routing, DEFAULT_REMINDER)
             changes.extend(self.fire_timers(session, now))
         if changes:
@@ -366,17 +427,73 @@ class RuleEngine:
         changes = []
         for timer in timers.claim_due(session, now, self._by_id):
             rule = self._by_id.get(timer.rule)
-            row = session.get(Device, timer.device_id)
-            if rule is None or row is None:  # rule removed or device deleted since the timer was armed
+            if rule is None:  # rule removed since the timer was armed
                 continue
             cond = rule.condition
             evidence = {**timer.evidence, "timer": {"armed_at": timer.armed_at.isoformat(),
                                                    "due_at": timer.due_at.isoformat()}}
-            obs = Observation(DeviceInfo.from_row(row), "timer", rule.condition_name, now, now,
-                              data=evidence.get("data", {}))
-            if isinstance(cond, Absence):  # still absent after another period: remind again (merged)
-                timers.arm(session, rule.id, timer.group_key, timer.device_id, now + cond.for_, now, timer.evidence,
-                           extend=True)
-            with session.begin_nested():
-                changes.append(self._raise(session, self._spec(rule, obs, [evidence]), now))
+            if isinstance(cond, Absence) and cond.per_person:
+                spec = self._person_absent(session, rule, cond, timer, evidence, now)
+            else:
+                row = session.get(Device, timer.device_id)
+                if row is None:  # device deleted since the timer was armed
+                    continue
+                obs = Observation(DeviceInfo.from_row(row), "timer", rule.condition_name, now, now,
+                                  data=evidence.get("data", {}))
+                if isinstance(cond, Absence):  # still absent after another period: remind again (merged)
+                    timers.arm(session, rule.id, timer.group_key, timer.device_id, now + cond.for_, now,
+                               timer.evidence, extend=True)
+                spec = self._spec(rule, obs, [evidence])
+            if spec is not None:
+                with session.begin_nested():
+                    changes.append(self._raise(session, spec, now))
         return changes
+
+    def _person_absent(self, session: Session, rule: Rule, cond: Absence, timer: timers.DueTimer,
+                       evidence: dict[str, Any], now: datetime) -> AlertSpec | None:
+        """A person not seen for `for`: the alert is about them, at their flat's button when they have one.
+
+        The person is read afresh (their buttons, grid and check may have changed since the timer was armed);
+        a person deleted or taken off the welfare check since then is dropped quietly, and not re-armed.
+        """
+        row = session.get(Person, timer.group_key)
+        if row is None or not row.welfare_check:
+            return None
+        person = PersonInfo.from_row(row)
+        device = next((DeviceInfo.from_row(d) for b in person.buttons if (d := session.get(Device, b)) is not None),
+                      None)
+        timers.arm(session, rule.id, person.id, _timer_device(person), now + cond.for_, now, timer.evidence,
+                   extend=True)  # still not seen after another period: remind again (merged)
+        grid = person.grid or (device.grid if device is not None else None)
+        fields = _Fields(_device_fields(device, {}) if device is not None else {})
+        fields.update(person_id=person.id, person_name=person.name, grid=grid or "", site=person.site,
+                      rule=rule.name)
+        zone = device.zone if device is not None else None
+        return AlertSpec(
+            rule=rule.id, type=rule.condition_name, severity=rule.severity, title=_render(rule, fields, person.name),
+            site=person.site, grid=grid, device_id=device.id if device else None, kind=device.kind if device else None,
+            audience=rule.audience, silenceable=rule.silenceable, evidence=evidence,
+            dedup_key=rule.dedup.key_for(rule=rule.id, site=person.site, grid=grid, zone=zone,
+                                         kind=device.kind if device else None, device=device.id if device else None,
+                                         data={}, person=person.id),
+        )
+
+
+def _timer_device(person: PersonInfo) -> str:
+    """What a person's timer stores as its device (`rule_timers.device_id` is NOT NULL): their first button, or ''.
+
+    Informational only: the timer is the person's by its group key, and the alert's device is looked up
+    afresh when it fires.
+    """
+    return person.buttons[0] if person.buttons else ""
+
+
+def _device_fields(device: DeviceInfo, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The device placeholders of an alert title."""
+    return {"device": device.id, "device_name": device.name or device.id, "zone": event_zone(device.zone, data) or "",
+            "grid": device.grid or "", "site": device.site}
+
+
+def _render(rule: Rule, fields: _Fields, subject: str) -> str:
+    """The rule's `message` filled in, or `name: subject` when it has none."""
+    return rule.message.format_map(fields) if rule.message else f"{rule.name}: {subject}"

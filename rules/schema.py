@@ -40,8 +40,10 @@ DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 GROUP_KEYS: tuple[str, ...] = ("device", "zone", "grid", "site")
 """What `per:` and `same:` may name, besides `field:<name>`."""
-DEDUP_KEYS: tuple[str, ...] = ("rule", "site", "grid", "zone", "device", "kind")
-"""What `dedup.key` may name, besides `field:<name>`."""
+PER_PERSON = "person"
+"""`per: person`: only in `absence` (the welfare check), where the person directory says whom a sighting shows."""
+DEDUP_KEYS: tuple[str, ...] = ("rule", "site", "grid", "zone", "device", "kind", PER_PERSON)
+"""What `dedup.key` may name, besides `field:<name>` (`person` only in rules grouped `per: person`)."""
 _FIELD_KEY = re.compile(r"field:([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})")
 _PLACEHOLDER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -73,16 +75,20 @@ def _known_kind(kind: str) -> str:
     return kind
 
 
-def _key_part(allowed: tuple[str, ...], what: str) -> Any:
+def _key_part(allowed: tuple[str, ...], what: str, elsewhere: Mapping[str, str] | None = None) -> Any:
+    """A key part among `allowed` or `field:<name>`; `elsewhere` explains names that are valid only in other places."""
     def check(value: str) -> str:
         if value not in allowed and not _FIELD_KEY.fullmatch(value):
-            raise ValueError(f"`{value}` is not a {what}; use one of {', '.join(allowed)} or field:<name>")
+            why = f"{elsewhere[value]}, not here" if elsewhere and value in elsewhere else f"not a {what}"
+            raise ValueError(f"`{value}` is {why}; use one of {', '.join(allowed)} or field:<name>")
         return value
 
     return AfterValidator(check)
 
 
-GroupKey = Annotated[str, _key_part(GROUP_KEYS, "grouping")]
+GroupKey = Annotated[str, _key_part(GROUP_KEYS, "grouping", {PER_PERSON: "a grouping only for `absence` (the welfare "
+                                                                         "check)"})]
+AbsenceKey = Annotated[str, _key_part((*GROUP_KEYS, PER_PERSON), "grouping")]
 DedupKeyPart = Annotated[str, _key_part(DEDUP_KEYS, "dedup key")]
 NameList = Annotated[list[Annotated[str, Field(pattern=NAME_PATTERN)]], Field(min_length=1)]
 
@@ -98,14 +104,18 @@ def event_zone(device_zone: str | None, data: Mapping[str, Any] | None) -> str |
     return zone if isinstance(zone, str) and zone else device_zone
 
 
-def key_value(part: str, *, rule: str, site: str, grid: str | None, zone: str | None, kind: str, device: str,
-              data: Mapping[str, Any]) -> str | None:
-    """The value of one `per:`/`same:`/dedup key part for an event (`zone` as in `event_zone`)."""
+def key_value(part: str, *, rule: str, site: str, grid: str | None, zone: str | None, kind: str | None,
+              device: str | None, data: Mapping[str, Any], person: str | None = None) -> str | None:
+    """The value of one `per:`/`same:`/dedup key part for an event (`zone` as in `event_zone`).
+
+    `person` is known only for the alerts of a `per: person` absence (the person they are about).
+    """
     match = _FIELD_KEY.fullmatch(part)
     if match:
         value = lookup(data, match.group(1))
         return None if value is None or value is MISSING or isinstance(value, Mapping | list) else str(value)
-    known = {"rule": rule, "site": site, "grid": grid, "zone": event_zone(zone, data), "kind": kind, "device": device}
+    known = {"rule": rule, "site": site, "grid": grid, "zone": event_zone(zone, data), "kind": kind, "device": device,
+             PER_PERSON: person}
     return known.get(part)
 
 
@@ -284,11 +294,19 @@ class Duration(_Model):
 
 
 class Absence(_Model):
-    """Nothing matching for a while, per device (or zone, ...): a welfare check, a silent device."""
+    """Nothing matching for a while, per device (or zone, ...): a silent device; or per person: a welfare check.
+
+    `per: person` counts a matching message only when the person directory (`rules.persons`) says whom it shows,
+    and covers the persons with `welfare_check: true`.
+    """
 
     event: EventMatch = Field(default_factory=EventMatch)
     for_: TimeSpan = Field(alias="for")
-    per: GroupKey = "device"
+    per: AbsenceKey = "device"
+
+    @property
+    def per_person(self) -> bool:
+        return self.per == PER_PERSON
 
 
 class Correlation(_Model):
@@ -399,6 +417,14 @@ class Scope(_Model):
                 raise LocatedValueError(str(exc), i) from None
         return kinds
 
+    def covers_person(self, site: str, grid: str | None) -> bool:
+        """Whether a person living at `site`/`grid` is watched by a `per: person` rule with this scope.
+
+        The sightings are in scope by `matches`, as any message; `zones`, `kinds` and `devices` describe
+        devices, not persons, so only `sites` and `grids` select the persons.
+        """
+        return (self.sites is None or site in self.sites) and (self.grids is None or grid in self.grids)
+
     def matches(self, site: str, grid: str | None, zone: str | None, kind: str, device: str,
                 data: Mapping[str, Any] | None = None) -> bool:
         """Whether an event of this device is in scope. Pass the payload as `data` so `zones` sees its `zone`."""
@@ -499,12 +525,13 @@ class Dedup(_Model):
             raise LocatedValueError("`key` must include `rule`: alerts of different rules never merge", "key")
         return self
 
-    def key_for(self, *, rule: str, site: str, grid: str | None, zone: str | None, kind: str, device: str,
-                data: Mapping[str, Any]) -> str | None:
+    def key_for(self, *, rule: str, site: str, grid: str | None, zone: str | None, kind: str | None,
+                device: str | None, data: Mapping[str, Any], person: str | None = None) -> str | None:
         """The merge key of an event (None for `per_trigger`): parts joined with `|`, missing ones empty."""
         if self.policy == "per_trigger":
             return None
-        parts = (key_value(p, rule=rule, site=site, grid=grid, zone=zone, kind=kind, device=device, data=data)
+        parts = (key_value(p, rule=rule, site=site, grid=grid, zone=zone, kind=kind, device=device, data=data,
+                           person=person)
                  for p in self.key)
         return "|".join(p or "" for p in parts)
 
@@ -543,6 +570,20 @@ class Rule(_Model):
                 raise ValueError(f"placeholder {{{field}{'!' + conversion if conversion else ''}"
                                  f"{':' + spec if spec else ''}}} is not a plain name like {{device_name}}")
         return value
+
+    @model_validator(mode="after")
+    def _person_keys(self) -> Rule:
+        """`person` in a dedup key needs alerts about persons; a `per: person` rule merges per person by default.
+
+        With `[rule, device]`, the default elsewhere, the alerts of persons without a button would all merge.
+        """
+        per_person = isinstance(self.condition, Absence) and self.condition.per_person
+        if PER_PERSON in self.dedup.key and not per_person:
+            raise LocatedValueError("`person` in a dedup key needs an `absence` with `per: person` (only its alerts "
+                                    "are about a person)", "dedup", "key", self.dedup.key.index(PER_PERSON))
+        if per_person and "dedup" not in self.model_fields_set:
+            object.__setattr__(self, "dedup", Dedup(key=["rule", PER_PERSON]))  # frozen: set once, while validating
+        return self
 
     @model_validator(mode="after")
     def _scope_allows_condition(self) -> Rule:

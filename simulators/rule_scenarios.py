@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 from simulators.incidents import fence_alarm, fence_restore
 from simulators.kinds import AccessGateModel, ElderButtonModel, FaceCameraModel, FenceModel, PlateCameraModel
 from simulators.messages import Message, epoch_ms
+from simulators.population import home_courtyard
 from simulators.world import MessageMaker, Planned
 
 if TYPE_CHECKING:
@@ -164,7 +165,22 @@ def _elder_button_low_battery(ctx: SimContext) -> list[Step]:
 
 
 def _elder_welfare_check(ctx: SimContext) -> list[Step]:
-    return []  # heartbeats only: the buttons are alive, but no elder presses or cancels for 48 h
+    """Heartbeats prove the buttons alive, not the elders; two elders living alone go out, nobody presses."""
+    watched = sorted((p for p in ctx.world.site.persons if p.welfare_check), key=lambda p: p.id)
+    if not watched:
+        return []
+    by_id = {p.id: p for p in watched}
+    recognised = by_id.get("E12-3-301", watched[0])  # 胡玉兰, at the south gate's camera
+    with_card = [p for p in watched if p.credentials and p is not recognised]
+    camera = pick(ctx, "face_camera", "face-main-s")
+    steps: list[Step] = [(0, send(ctx, camera, model_of(ctx, camera, FaceCameraModel).recognised(recognised.id, 0.91)))]
+    if with_card:  # 余庆祥 shows his card at his courtyard's gate
+        walker = by_id.get("E02-1-102", with_card[0])
+        home = home_courtyard(ctx.world.layout, walker)
+        gate = home.gate if home is not None else pick(ctx, "access_gate", "gate-main-s")
+        passage = model_of(ctx, gate, AccessGateModel).passage("out", "card", walker.credentials[0])
+        steps.append((60, send(ctx, gate, passage)))
+    return steps
 
 
 def _gate_forced_open(ctx: SimContext) -> list[Step]:
@@ -268,7 +284,8 @@ RULE_SCRIPTS: dict[str, RuleScript] = {
                    "a button's old cell (21 %) starts failing; a few minutes on, a heartbeat reads 19 %",
                    _elder_button_low_battery),
         RuleScript("elder-welfare-check",
-                   "heartbeats only: no elder presses or cancels, so 48 h on every button is due a visit",
+                   "heartbeats only, no press; two elders living alone go out (a face at the south gate, a card at "
+                   "a courtyard gate): 48 h after they were last seen, every elder living alone is due a visit",
                    _elder_welfare_check),
         RuleScript("gate-forced-open", "a courtyard gate is forced open", _gate_forced_open),
         RuleScript("gate-held-open", "a gate held open 40 s by a delivery (no alert), 3 min later propped open 90 s",

@@ -16,7 +16,7 @@ from simulators.clock import DAY
 from simulators.kinds import AccessGateModel, FaceCameraModel, PlateCameraModel
 from simulators.layout import Courtyard, MainGate
 from simulators.plates import local_plate, random_plate
-from simulators.population import Resident
+from simulators.population import ELDER, HOUSEBOUND, Resident
 from simulators.rand import MINUTE, clock_gauss, clock_uniform, poisson
 from simulators.world import CommunityWorld, Planned
 
@@ -83,6 +83,16 @@ class TrafficPlanner:
                 if rng.random() < chance:
                     t = clock_uniform(rng, lo, hi)
                     trips.append((t, t + rng.uniform(stay_lo, stay_hi) * MINUTE, False))
+        elif r.role == ELDER:  # the market most mornings, else (and sometimes as well) a walk: out every day
+            market = rng.random() < 0.8
+            if market:
+                t = clock_uniform(rng, 7.5, 10)
+                trips.append((t, t + rng.uniform(40, 100) * MINUTE, False))
+            if not market or rng.random() < 0.4:
+                t = clock_uniform(rng, 15, 17)
+                trips.append((t, t + rng.uniform(30, 80) * MINUTE, False))
+        elif r.role == HOUSEBOUND:
+            pass  # stays in the flat: only the button shows them
         elif rng.random() < 0.3:  # homebody
             t = clock_uniform(rng, 10, 20)
             trips.append((t, t + rng.uniform(20, 120) * MINUTE, False))
@@ -117,7 +127,9 @@ class TrafficPlanner:
         rng: random.Random,
         out: list[Planned],
     ) -> None:
-        if r.face_enrolled:
+        if r.role == ELDER:  # no phone for QR codes, no PINs: the face reader or the card
+            method = "face" if r.face_enrolled and rng.random() < 0.6 else "card"
+        elif r.face_enrolled:
             method = rng.choices(("face", "card", "qr", "pin"), weights=(55, 33, 7, 5))[0]
         else:
             method = rng.choices(("card", "qr", "pin"), weights=(80, 12, 8))[0]

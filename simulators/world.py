@@ -15,7 +15,7 @@ from anju.siteconfig import SiteConfig
 from simulators.kinds import KindModel, make_model
 from simulators.layout import Layout
 from simulators.messages import Message
-from simulators.population import Resident, build_population
+from simulators.population import Resident, build_population, site_persons
 
 MessageMaker = Message | Callable[[KindModel], Message]
 
@@ -62,5 +62,7 @@ class CommunityWorld:
             dev.id: make_model(dev.kind, stream("model", dev.id), dev.attributes)
             for dev in layout.devices.values()
         }
-        residents = build_population(layout, stream("population"))
+        residents = build_population(layout, stream("population")) + site_persons(
+            layout, site.persons, stream("persons")
+        )
         return cls(site=site, layout=layout, seed=seed, models=models, residents=residents)

@@ -44,14 +44,16 @@ SPEED = 400.0
 """Simulated seconds per real second: the longest script (5 min) plays in 0.75 s; about 330 heartbeats/s."""
 SHORT = "1s"
 TIMER_RULES = {"elder-welfare-check": "for", "vehicle-overstay": "longer_than", "fence-power-loss": "longer_than"}
-ALL_BUTTONS = "every elder button"
+WATCHED_BUTTONS = "the button of every elder under a welfare check"
+SEEN_ELDERS = {"eb-12-3-301": ("E12-3-301", "face-main-s"), "eb-02-1-102": ("E02-1-102", "gate-y01")}
+"""The welfare script's two elders who go out: their button → (person, where they were seen)."""
 
 # rule -> (severity, devices its alerts are about), independent of the scenario code on purpose.
 EXPECTED: dict[str, tuple[str, set[str] | str]] = {
     "elder-sos": ("critical", {"eb-01-2-402"}),
     "elder-button-offline": ("major", {"eb-12-2-501"}),
     "elder-button-low-battery": ("minor", {"eb-24-3-101"}),
-    "elder-welfare-check": ("major", ALL_BUTTONS),
+    "elder-welfare-check": ("major", WATCHED_BUTTONS),
     "gate-forced-open": ("major", {"gate-y07"}),
     "gate-held-open": ("minor", {"gate-y03"}),
     "gate-denied-burst": ("major", {"gate-main-s"}),
@@ -207,6 +209,14 @@ def check_details(rule: str, fired: list[Alert]) -> None:
         assert sorted(a.evidence[0]["data"]["zone"] for a in fired) == ["E1", "E2", "E3", "E4"]  # S2's dip: none
     elif rule == "fence-alarm-then-capture":
         assert [e["type"] for e in fired[0].evidence[0]["events"]] == ["alarm", "face"]
+    elif rule == "elder-welfare-check":
+        for alert in fired:
+            seen = {(e["person_id"], (e["last_seen"] or {}).get("device_id")) for e in alert.evidence}
+            if alert.device_id in SEEN_ELDERS:  # fired once more since the sighting, saying where it was
+                assert SEEN_ELDERS[alert.device_id] in seen
+            else:
+                assert {e["note"] for e in alert.evidence} == {"not seen since monitoring started"}
+                assert len({person for person, _ in seen}) == 1
 
 
 @pytest.mark.broker
@@ -214,9 +224,10 @@ def check_details(rule: str, fired: list[Alert]) -> None:
 def test_scenario_fires_exactly_its_rule(rule: str, rules_gateway: Callable[[str], Gateway],
                                          hexie_broker: str) -> None:
     severity, devices = EXPECTED[rule]
-    if devices == ALL_BUTTONS:
+    if devices == WATCHED_BUTTONS:
         community = load_site_config(sample_community_path())
-        devices = {d.id for s in community.sites for d in s.devices if d.kind == "elder_button"}
+        devices = {p.devices[0] for s in community.sites for p in s.persons if p.welfare_check}
+        assert set(SEEN_ELDERS) < devices < {d.id for s in community.sites for d in s.devices}
     expected_rules = {rule, *ALSO_FIRES.get(rule, set())}
     gw = rules_gateway(rule)
     run = ScenarioRun(hexie_broker, f"rule-{rule}")
