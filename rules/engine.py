@@ -133,6 +133,8 @@ class RuleEngine:
         if stamp != self._api_files:
             self._set_rules(pack.compose(self.base_rules, ((name, content) for name, content, _at in files)))
             self._api_files = stamp
+            if self._absences_armed and self._live:
+                self._absences_armed = False  # a new absence rule covers every device from now (kept, not postponed)
             log.info("rules: %d active (%d API-managed files)", len(self.rules), len(files))
         self._refreshed_at = now
         self._refresh_served = wanted

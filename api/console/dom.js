@@ -74,22 +74,6 @@ export function confirmButton(label, confirmLabel, onConfirm, props = {}) {
   return btn;
 }
 
-// Disables a button while its async action runs, so a double tap on a slow
-// phone network doesn't send the request twice.
-export function busy(btn, fn) {
-  return async (...args) => {
-    if (btn.disabled) return;
-    btn.disabled = true;
-    try {
-      return await fn(...args);
-    } catch {
-      // api() already showed a toast; nothing more to do here.
-    } finally {
-      btn.disabled = false;
-    }
-  };
-}
-
 export function pretty(value) {
   if (typeof value === 'string') {
     try {

@@ -3,7 +3,7 @@ import { t, getLang } from './i18n.js';
 
 export function parseTime(value) {
   if (value === null || value === undefined || value === '') return null;
-  const d = typeof value === 'number' ? new Date(value) : new Date(value);
+  const d = new Date(value);
   return Number.isNaN(d.getTime()) ? null : d;
 }
 

@@ -6,13 +6,14 @@ export function reconnectingSocket(makeUrl, { onOpen, onMessage, onStatus } = {}
   let closed = false;
   let delay = 1000;
   let failures = 0;
+  let everOpened = false;
   let timer = null;
 
   const status = (s) => onStatus && onStatus(s);
 
   function connect() {
     if (closed) return;
-    status(failures ? 'reconnecting' : 'connecting');
+    status(failures || everOpened ? 'reconnecting' : 'connecting');
     let opened = false;
     try {
       ws = new WebSocket(makeUrl());
@@ -22,6 +23,7 @@ export function reconnectingSocket(makeUrl, { onOpen, onMessage, onStatus } = {}
     }
     ws.addEventListener('open', () => {
       opened = true;
+      everOpened = true;
       failures = 0;
       delay = 1000;
       status('live');

@@ -19,7 +19,7 @@ export function createAlertItem(initial, { onChange }) {
   const resolveErr = h('div', { class: 'field-error', testid: 'resolve-error', hidden: true });
   const resolveBox = h('div', { class: 'resolve-box' }, h('div', { class: 'resolve-row' }, note, resolveBtn), resolveErr);
   const resolvedInfo = h('div', { class: 'resolved-info' });
-  const actions = h('div', { class: 'alert-actions' }, ackBtn, resolveBox, resolvedInfo);
+  const actions = h('div', { class: 'alert-actions' }, resolvedInfo, ackBtn, resolveBox);
   const detail = h('div', { class: 'alert-detail', testid: 'alert-detail', hidden: true });
   const el = h('li', { class: 'alert-item', testid: 'alert-item' }, summary, actions, detail);
 
@@ -102,7 +102,8 @@ export function createAlertItem(initial, { onChange }) {
 
   function render() {
     const device = getDevice(alert.device_id);
-    const zone = (device && device.zone) || zoneOf(alert);
+    // The event's zone (a fence section) says more than the device's own zone.
+    const zone = zoneOf(alert) || (device && device.zone);
     const where = formatLocation(device && device.location, zone);
     el.dataset.alertId = alert.id;
     el.dataset.severity = alert.severity || '';
@@ -115,7 +116,7 @@ export function createAlertItem(initial, { onChange }) {
         h('span', { class: 'alert-title' }, alert.title || label('rule', alert.rule) || alert.type || alert.id),
         relTimeEl(alert.created_at)),
       h('div', { class: 'alert-where' },
-        h('span', { class: 'device-name' }, (device && device.name) || alert.device_id || ''),
+        deviceLabel(alert, device) ? h('span', { class: 'device-name' }, deviceLabel(alert, device)) : null,
         where ? h('span', { class: 'where' }, where) : null),
       h('div', { class: 'alert-meta' },
         h('span', { class: `badge state state-${alert.state}`, testid: 'alert-state' }, label('state', alert.state)),
@@ -212,7 +213,13 @@ function renderContacts(contacts) {
     family.length ? h('div', { class: 'family' },
       h('h4', {}, t('alert.family')),
       family.map((p) => h('a', { class: 'btn tel', href: `tel:${String(p.phone || '').replace(/[^\d+]/g, '')}`, testid: 'tel-link' },
-        `📞 ${p.name || ''}${p.relation ? ` (${p.relation})` : ''} ${p.phone || ''}`))) : null);
+        `${t('alert.call')} ${p.name || ''}${p.relation ? ` (${p.relation})` : ''} ${p.phone || ''}`))) : null);
+}
+
+// Titles often start with the device name already; don't say it twice.
+function deviceLabel(alert, device) {
+  const name = (device && device.name) || alert.device_id || '';
+  return name && !(alert.title || '').includes(name) ? name : '';
 }
 
 function kv(k, v) {

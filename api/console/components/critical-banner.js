@@ -26,7 +26,7 @@ export function createCriticalBanner(el, { stream, audiences, onShow }) {
     const alerts = [...pending.values()];
     const alert = alerts[alerts.length - 1];
     const device = getDevice(alert.device_id);
-    const where = formatLocation(device && device.location, (device && device.zone) || zoneOf(alert));
+    const where = formatLocation(device && device.location, zoneOf(alert) || (device && device.zone));
     el.dataset.alertId = alert.id;
     el.hidden = false;
     el.classList.add('flashing');
@@ -50,7 +50,7 @@ export function createCriticalBanner(el, { stream, audiences, onShow }) {
       h('strong', {}, `${t('banner.critical')} `),
       alert.title || alert.rule || alert.id,
       where ? ` · ${where}` : '',
-      (device && device.name) ? ` · ${device.name}` : '',
+      device && device.name && !(alert.title || '').includes(device.name) ? ` · ${device.name}` : '',
       alerts.length > 1 ? ` ${t('banner.more', { n: alerts.length - 1 })}` : '');
     text.addEventListener('click', () => onShow && onShow(alert));
     replace(el, text, h('div', { class: 'banner-actions' }, alert.state === 'open' ? ack : null, dismiss));
@@ -80,10 +80,13 @@ export function createCriticalBanner(el, { stream, audiences, onShow }) {
   });
 
   render();
-  return () => {
-    off();
-    pending.clear();
-    render();
+  return {
+    refresh: render, // after a language switch
+    close() {
+      off();
+      pending.clear();
+      render();
+    },
   };
 }
 
@@ -91,6 +94,8 @@ export function zoneOf(alert) {
   const ev = alert && alert.evidence;
   if (!ev) return null;
   const first = Array.isArray(ev) ? ev[0] : ev;
-  if (first && typeof first === 'object') return first.zone || (first.payload && first.payload.zone) || null;
+  if (!first || typeof first !== 'object') return null;
+  const inner = first.data || first.payload;
+  return first.zone || (inner && typeof inner === 'object' ? inner.zone : null) || null;
   return null;
 }

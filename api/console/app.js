@@ -1,0 +1,253 @@
+// Entry point: login, role → views, hash routing, header, the shared alert stream.
+import { t, label, getLang, setLang, applyI18n } from './i18n.js';
+import { api, getToken, setToken, clearToken, setUnauthorizedHandler } from './api.js';
+import { h, replace } from './dom.js';
+import { createAlertStream } from './ws.js';
+import { unlockAudio, unlockOnFirstGesture } from './alarm.js';
+import { createCriticalBanner } from './components/critical-banner.js';
+import { startRelTicker } from './fmt.js';
+import { resetStore } from './store.js';
+import * as patrol from './views/patrol.js';
+import * as maintenance from './views/maintenance.js';
+import * as integrator from './views/integrator.js';
+import * as admin from './views/admin.js';
+
+const VIEWS = { patrol, maintenance, integrator, admin };
+const ROLE_VIEWS = {
+  patrol: ['patrol'],
+  maintenance: ['maintenance'],
+  integrator: ['integrator'],
+  admin: ['patrol', 'maintenance', 'integrator', 'admin'],
+};
+const DEFAULT_VIEW = { patrol: 'patrol', maintenance: 'maintenance', integrator: 'integrator', admin: 'admin' };
+// Whose phone should ring for a critical alert of each audience.
+const ROLE_AUDIENCES = { patrol: ['patrol'], maintenance: ['maintenance'], integrator: [], admin: ['patrol', 'maintenance'] };
+
+const $ = (id) => document.getElementById(id);
+const session = { me: null, stream: null, banner: null, cleanup: null, route: null, focusAlert: null };
+
+function allowedViews() {
+  return (session.me && ROLE_VIEWS[session.me.role]) || [];
+}
+
+// The demo prints links like /console/#token=XYZ: take the token, then drop
+// it from the address bar so it doesn't end up in history or screenshots.
+function takeTokenFromFragment() {
+  if (!location.hash.startsWith('#token=')) return;
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (token) setToken(token);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
+function parseRoute() {
+  const m = location.hash.match(/^#\/([\w-]+)(?:\/([\w-]+))?/);
+  return m ? { view: m[1], sub: m[2] || null } : { view: null, sub: null };
+}
+
+function navigate(view, sub) {
+  const hash = `#/${view}${sub ? `/${sub}` : ''}`;
+  if (location.hash === hash) route(true);
+  else location.hash = hash;
+}
+
+function route(force = false) {
+  if (!session.me) return;
+  let { view, sub } = parseRoute();
+  const allowed = allowedViews();
+  if (!allowed.includes(view)) {
+    view = allowed.includes(DEFAULT_VIEW[session.me.role]) ? DEFAULT_VIEW[session.me.role] : allowed[0];
+    sub = null;
+    history.replaceState(null, '', `#/${view}`);
+  }
+  const key = `${view}/${sub || ''}`;
+  if (!force && session.route === key) return;
+  session.route = key;
+  if (session.cleanup) session.cleanup();
+  session.cleanup = null;
+  renderNav(view);
+  const root = replace($('view'));
+  root.dataset.view = view;
+  const ctx = {
+    me: session.me,
+    stream: session.stream,
+    sub,
+    navigate: (s) => navigate(view, s),
+    focusAlert: session.focusAlert,
+  };
+  session.focusAlert = null;
+  try {
+    const cleanup = VIEWS[view].mount(root, ctx);
+    session.cleanup = typeof cleanup === 'function' ? cleanup : null;
+  } catch (err) {
+    console.error(err);
+    replace(root, h('div', { class: 'error-box' }, t('error.view'), ' ', String(err && err.message)));
+  }
+  window.scrollTo(0, 0);
+}
+
+function renderNav(current) {
+  const nav = $('nav');
+  const views = allowedViews();
+  replace(nav, views.map((v) => {
+    const a = h('a', { href: `#/${v}`, class: 'tab', testid: `nav-${v}`, 'aria-current': v === current ? 'page' : null }, t(`nav.${v}`));
+    return a;
+  }));
+  nav.hidden = false;
+}
+
+function renderHeader() {
+  $('lang-toggle').textContent = getLang() === 'zh' ? 'EN' : '中文';
+  $('lang-toggle').setAttribute('aria-label', t('header.lang'));
+  $('logout').textContent = t('header.logout');
+  const who = $('who');
+  if (session.me) {
+    replace(who, session.me.name || '', ' ', h('span', { class: 'badge role' }, label('role', session.me.role)));
+    who.hidden = false;
+    $('logout').hidden = false;
+  } else {
+    who.hidden = true;
+    $('logout').hidden = true;
+  }
+  setConn(session.stream ? session.stream.status : null);
+}
+
+function setConn(state) {
+  const el = $('conn');
+  if (!state || !session.me) {
+    el.hidden = true;
+    return;
+  }
+  el.hidden = false;
+  el.dataset.state = state;
+  el.textContent = t(`conn.${state}`);
+}
+
+function showLogin(message, prefill = '') {
+  $('login').hidden = false;
+  $('view').hidden = true;
+  $('nav').hidden = true;
+  const err = $('login-error');
+  err.textContent = message || '';
+  err.hidden = !message;
+  if (prefill) $('login-token').value = prefill;
+  $('login-token').focus();
+}
+
+function stopSession() {
+  if (session.cleanup) session.cleanup();
+  if (session.banner) session.banner.close();
+  if (session.stream) session.stream.close();
+  Object.assign(session, { me: null, stream: null, banner: null, cleanup: null, route: null });
+  replace($('view'));
+  resetStore();
+}
+
+function logout(message) {
+  stopSession();
+  clearToken();
+  $('login-token').value = '';
+  renderHeader();
+  showLogin(message);
+}
+
+async function login(token) {
+  let me;
+  try {
+    me = await api('/me', { token, quiet: true });
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) {
+      logout(t('login.invalid'));
+    } else {
+      // Server unreachable or not ready: keep the token so a retry is one tap.
+      showLogin(err.message, token);
+    }
+    return;
+  }
+  if (!me || !ROLE_VIEWS[me.role]) {
+    logout(t('login.bad_role', { role: (me && me.role) || '?' }));
+    return;
+  }
+  stopSession();
+  setToken(token);
+  session.me = me;
+  session.stream = createAlertStream();
+  session.stream.on('status', setConn);
+  session.banner = createCriticalBanner($('critical-banner'), {
+    stream: session.stream,
+    audiences: ROLE_AUDIENCES[me.role] || [],
+    onShow: showAlert,
+  });
+  $('login').hidden = true;
+  $('view').hidden = false;
+  renderHeader();
+  route(true);
+}
+
+// From the banner: open the view that lists this alert, with the alert unfolded.
+function showAlert(alert) {
+  const target = alert.audience === 'maintenance' ? 'maintenance' : 'patrol';
+  const { view } = parseRoute();
+  if (view === target) {
+    window.dispatchEvent(new CustomEvent('anju:focus-alert', { detail: alert.id }));
+  } else if (allowedViews().includes(target)) {
+    session.focusAlert = alert.id;
+    navigate(target);
+  }
+}
+
+// scroll-padding follows the sticky banner's height (0 while hidden).
+function trackStickyHeight() {
+  const top = $('critical-banner');
+  if (!top || !window.ResizeObserver) return;
+  new ResizeObserver(() => {
+    document.documentElement.style.setProperty('--sticky-h', `${top.offsetHeight}px`);
+  }).observe(top);
+}
+
+function init() {
+  applyI18n(document);
+  trackStickyHeight();
+  renderHeader();
+  startRelTicker();
+  setUnauthorizedHandler(() => {
+    if (session.me) logout(t('login.expired'));
+  });
+
+  $('login-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    unlockAudio(); // a user gesture: the only moment browsers allow starting audio
+    const token = $('login-token').value.trim();
+    if (!token) {
+      showLogin(t('login.empty'));
+      return;
+    }
+    login(token);
+  });
+  $('logout').addEventListener('click', () => logout(''));
+  $('lang-toggle').addEventListener('click', () => {
+    setLang(getLang() === 'zh' ? 'en' : 'zh');
+    applyI18n(document);
+    renderHeader();
+    if (session.banner) session.banner.refresh();
+    if (session.me) route(true);
+  });
+  window.addEventListener('hashchange', () => {
+    if (location.hash.startsWith('#token=')) {
+      takeTokenFromFragment();
+      login(getToken());
+    } else {
+      route();
+    }
+  });
+
+  takeTokenFromFragment();
+  const token = getToken();
+  if (token) {
+    unlockOnFirstGesture();
+    login(token);
+  } else {
+    showLogin('');
+  }
+}
+
+init();

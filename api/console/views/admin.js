@@ -1,0 +1,27 @@
+// Admin: the community's set-up, one sub-tab per resource.
+import { h, replace } from '../dom.js';
+import { t } from '../i18n.js';
+import { mountTabs } from '../components/tabs.js';
+import { mountSites, mountGrids, mountTeams } from './admin/org.js';
+import { mountEscalation } from './admin/escalation.js';
+import { mountWatchlists } from './admin/watchlists.js';
+import { mountRules } from './admin/rules.js';
+import { mountSilences } from './admin/silences.js';
+import { mountTokens } from './admin/tokens.js';
+
+const TABS = [
+  { id: 'sites', label: 'admin.sites', mount: mountSites },
+  { id: 'grids', label: 'admin.grids', mount: mountGrids },
+  { id: 'teams', label: 'admin.teams', mount: mountTeams },
+  { id: 'escalation', label: 'admin.escalation', mount: mountEscalation },
+  { id: 'watchlists', label: 'admin.watchlists', mount: mountWatchlists },
+  { id: 'rules', label: 'admin.rules', mount: mountRules },
+  { id: 'silences', label: 'admin.silences', mount: mountSilences },
+  { id: 'tokens', label: 'admin.tokens', mount: mountTokens },
+];
+
+export function mount(root, ctx) {
+  const box = h('div', {});
+  replace(root, h('div', { class: 'view-head' }, h('h1', {}, t('nav.admin'))), box);
+  return mountTabs(box, { view: 'admin', tabs: TABS, current: ctx.sub, navigate: ctx.navigate, ctx });
+}

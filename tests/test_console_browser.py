@@ -1,0 +1,169 @@
+"""The web console in real headless Chromium (Debian's package), driven by Playwright, against the real stack.
+
+Simulated devices (the `sos` and `offline` scenarios of the sample community)
+publish through Mosquitto; the gateway, rules and API run as in production; the
+browser logs in the way a person does. Screenshots of each view are written to
+the folder named by ANJU_SCREENSHOTS (the ones in docs/screenshots came from here).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from anju.mqtt import forget_session
+from anju.runtime import Runtime
+from anju.siteconfig import sample_community_path
+from api.app import create_app
+from rules.engine import RuleEngine
+from tests.conftest import ADMIN_TOKEN, build_gateway, unavailable
+from tests.helpers import ApiServer, clear_retained, wait_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(180)]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+SCREENSHOTS = os.environ.get("ANJU_SCREENSHOTS")
+
+
+@pytest.fixture
+def community(mosquitto_url: str, tmp_path: Path) -> Iterator[ApiServer]:
+    """The sample community's gateway and API (site `hexie`), as `anju serve` runs them."""
+    client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
+    engine = RuleEngine.from_files(None)
+    gw = build_gateway(mosquitto_url, f"sqlite:///{tmp_path / 'anju.db'}", sample_community_path(),
+                       {"client_id": client_id}, engine, {"admin_token": ADMIN_TOKEN})
+    gw.start()
+    server = ApiServer(create_app(Runtime(gw, engine)), ADMIN_TOKEN)
+    server.start()
+    yield server
+    server.stop()
+    gw.stop(drain_seconds=1)
+    gw.engine.dispose()
+    forget_session(gw.settings.mqtt.url, client_id)
+    clear_retained(mosquitto_url, "hexie")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        unavailable("no Chromium at /usr/bin/chromium (Debian package `chromium`; .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def simulate(broker_url: str, scenario: str, seconds: float, speed: float) -> Callable[[], None]:
+    """Run a simulator scenario of the sample community in the background; returns a stop function."""
+    from simulators.runner import run_simulation
+
+    stop = threading.Event()
+    thread = threading.Thread(target=run_simulation, daemon=True, kwargs={
+        "broker_url": broker_url, "scenario": scenario, "speed": speed, "duration": seconds, "stop_event": stop,
+        "site_file": str(sample_community_path())})
+    thread.start()
+
+    def finish() -> None:
+        stop.set()
+        thread.join(timeout=15)
+    return finish
+
+
+def login(page: Any, api: ApiServer, token: str) -> None:
+    page.goto(api.url + "/")
+    page.get_by_test_id("login-token").fill(token)
+    page.get_by_test_id("login-submit").click()
+
+
+def shoot(page: Any, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=False)
+
+
+def test_patrol_sees_a_simulated_sos_live_and_handles_it(community: ApiServer, browser: Any,
+                                                         mosquitto_url: str) -> None:
+    api = community
+    patrol = api.token("patrol", name="巡逻员 张建国", grids=["g1", "g2", "g3", "g4"])
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, api, patrol)
+    page.get_by_test_id("alert-list").wait_for()
+    loaded_at = page.evaluate("performance.timeOrigin")
+
+    stop = simulate(mosquitto_url, "sos", seconds=60, speed=30)  # the first press comes 30 simulated s in
+    try:
+        item = page.locator("[data-testid=alert-item][data-severity=critical][data-state=open]").first
+        item.wait_for(timeout=20_000)
+    finally:
+        stop()
+    assert page.evaluate("performance.timeOrigin") == loaded_at, "the alert must arrive without a reload"
+    page.get_by_test_id("critical-banner").wait_for(state="visible")
+    shoot(page, "patrol-sos")
+    alert_id = item.get_attribute("data-alert-id")
+
+    item.get_by_test_id("ack-button").click()
+    handled = page.locator(f"[data-testid=alert-item][data-alert-id='{alert_id}']")
+    handled.and_(page.locator("[data-state=acknowledged]")).wait_for(timeout=10_000)
+    handled.click()  # the detail: history, location, the elder's family
+    page.get_by_test_id("resolve-note").wait_for()
+    shoot(page, "patrol-detail")
+    page.get_by_test_id("resolve-note").fill("已上门，老人摔倒无大碍，已通知家属 / visited, family informed")
+    page.get_by_test_id("resolve-button").click()
+
+    with httpx.Client(base_url=api.url + "/api/v1", headers={"Authorization": f"Bearer {patrol}"}) as http:
+        done = wait_for(lambda: (a := http.get(f"/alerts/{alert_id}").json())["state"] == "resolved" and a,
+                        what="the alert resolved through the console")
+    steps = [h["action"] for h in done["history"]]
+    assert "acknowledged" in steps and steps[-1] == "resolved"
+    assert all(h["by"] == "巡逻员 张建国" for h in done["history"] if h["action"] in ("acknowledged", "resolved"))
+    assert not errors, errors
+
+
+def test_maintenance_sees_a_simulated_device_go_offline(community: ApiServer, browser: Any,
+                                                        mosquitto_url: str) -> None:
+    api = community
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, api, api.token("maintenance", name="运维 李工"))
+    page.get_by_test_id("device-table").wait_for()
+
+    stop = simulate(mosquitto_url, "offline", seconds=90, speed=30)  # two buttons drop 60 and 90 simulated s in
+    try:
+        with api.admin() as http:
+            dropped = wait_for(lambda: http.get("/devices", params={"state": "offline", "kind": "elder_button"})
+                               .json(), timeout=30, what="a simulated button going offline")[0]["id"]
+        row = page.locator(f"[data-testid=device-row][data-device-id='{dropped}'][data-online=false]")
+        row.wait_for(timeout=20_000)
+        shoot(page, "maintenance")
+    finally:
+        stop()
+    assert not errors, errors
+
+
+def test_screens_of_every_view(community: ApiServer, browser: Any) -> None:
+    """Integrator and admin views load without errors (and are photographed for the docs)."""
+    api = community
+    for role, name in (("integrator", "integrator"), ("admin", "admin")):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+        login(page, api, api.token(role))
+        page.get_by_test_id(f"nav-{name}").wait_for()
+        page.get_by_test_id(f"nav-{name}").click()
+        page.wait_for_load_state("networkidle")
+        shoot(page, name)
+        assert not errors, f"{role}: {errors}"
