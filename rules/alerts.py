@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from anju.db.engine import upsert_insert
@@ -139,7 +139,9 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
     if spec.dedup_key is not None:
         stmt = stmt.on_conflict_do_update(
             index_elements=[Alert.dedup_key],
-            index_where=Alert.state != "resolved",
+            # A literal, as in the index itself: PostgreSQL matches ON CONFLICT to a partial index by its
+            # predicate, and cannot once a bound parameter stands there (its generic plan, from the sixth run).
+            index_where=text("state <> 'resolved'"),
             set_={"count": Alert.count + 1, "updated_at": now},
         )
     alert_id, count = session.execute(stmt.returning(Alert.id, Alert.count)).one()

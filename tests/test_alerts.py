@@ -42,6 +42,20 @@ def test_repeat_merges_into_the_open_alert_and_counts(sessions: sessionmaker[Ses
     assert len(again.alert["evidence"]) == 2
 
 
+def test_many_alerts_on_one_connection_keep_merging(sessions: sessionmaker[Session]) -> None:
+    """PostgreSQL switches a statement to a generic plan after five runs on a connection; the merge must survive it.
+
+    (With the partial index's predicate sent as a parameter, PostgreSQL could no longer match ON CONFLICT to the
+    index from the sixth alert on, and every further alert failed: an SOS stored without its alert.)
+    """
+    with sessions.begin() as s:
+        for i in range(12):
+            for _ in range(2):
+                raise_alert(s, sos(key=f"elder-sos:eb{i}"), T0, WAIT)
+        counts = sorted(s.scalars(select(Alert.count)))
+    assert counts == [2] * 12
+
+
 def test_per_trigger_policy_opens_one_alert_each(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as s:
         a = raise_alert(s, sos(key=None), T0, WAIT)
