@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -66,6 +67,16 @@ def require(permission: Permission) -> Callable[..., Principal]:
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the role-matrix test and docs
     return check
+
+
+async def accept_websocket(websocket: WebSocket, permission: Permission) -> Principal | None:
+    """Authenticate, then accept; a caller without a valid token and `permission` is closed with 1008 (policy)."""
+    who = await asyncio.to_thread(websocket_principal, websocket, permission)
+    if who is None:
+        await websocket.close(code=1008, reason=f"a valid token with {permission} is required")
+        return None
+    await websocket.accept()
+    return who
 
 
 def websocket_principal(websocket: WebSocket, permission: Permission) -> Principal | None:

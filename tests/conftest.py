@@ -6,6 +6,7 @@ under CI=true it fails them, so CI can never pass by silently skipping them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -200,19 +201,27 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
-@pytest.fixture
-def make_api(make_gateway: GatewayFactory) -> Iterator[Callable[..., ApiServer]]:
-    """A gateway with the built-in rules and the API in front of it, served by a real uvicorn on a free port."""
-    servers: list[ApiServer] = []
-
-    def factory(broker: str, db: str, **gateway: object) -> ApiServer:
-        engine = RuleEngine.from_files(None)
-        gw = make_gateway(broker, db, rules=engine, api={"admin_token": ADMIN_TOKEN}, **gateway)
-        server = ApiServer(create_app(Runtime(gw, engine)), ADMIN_TOKEN)
-        server.start()
-        servers.append(server)
-        return server
-
-    yield factory
-    for server in servers:
+@contextlib.contextmanager
+def serving_api(broker: str, db: str, site_file: Path) -> Iterator[ApiServer]:
+    """A gateway with the built-in rules on its own MQTT session, and the API on a real uvicorn, for a `with`."""
+    client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
+    engine = RuleEngine.from_files(None)
+    gw = build_gateway(broker, db, site_file, {"client_id": client_id}, engine, {"admin_token": ADMIN_TOKEN})
+    gw.start()
+    assert gw.wait_connected(10), f"gateway could not connect to {broker}"
+    server = ApiServer(create_app(Runtime(gw, engine)), ADMIN_TOKEN)
+    server.start()
+    try:
+        yield server
+    finally:
         server.stop()
+        gw.stop(drain_seconds=1)
+        gw.engine.dispose()
+        forget_session(gw.settings.mqtt.url, client_id)
+
+
+@pytest.fixture
+def make_api(site_file: Path) -> Iterator[Callable[..., ApiServer]]:
+    """A gateway with the built-in rules and the API in front of it (the test's site), stopped after the test."""
+    with contextlib.ExitStack() as stack:
+        yield lambda broker, db: stack.enter_context(serving_api(broker, db, site_file))

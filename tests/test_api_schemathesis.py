@@ -17,11 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 from schemathesis.openapi import checks as _openapi_checks  # noqa: F401 - registers the OpenAPI checks
 
-from anju.mqtt import forget_session
-from anju.runtime import Runtime
-from api.app import create_app
-from rules.engine import RuleEngine
-from tests.conftest import ADMIN_TOKEN, build_gateway
+from tests.conftest import serving_api
 from tests.helpers import ApiServer, make_site
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(600)]
@@ -41,18 +37,8 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, mosquitto_url: str) -> 
     folder = tmp_path_factory.mktemp("schemathesis")
     site_file = folder / "site.yaml"
     site_file.write_text(yaml.safe_dump(make_site(f"t{uuid.uuid4().hex[:10]}"), allow_unicode=True), "utf-8")
-    client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
-    engine = RuleEngine.from_files(None)
-    gw = build_gateway(mosquitto_url, f"sqlite:///{folder / 'anju.db'}", site_file, {"client_id": client_id},
-                       engine, {"admin_token": ADMIN_TOKEN})
-    gw.start()
-    server = ApiServer(create_app(Runtime(gw, engine)), ADMIN_TOKEN)
-    server.start()
-    yield server
-    server.stop()
-    gw.stop(drain_seconds=1)
-    gw.engine.dispose()
-    forget_session(gw.settings.mqtt.url, client_id)
+    with serving_api(mosquitto_url, f"sqlite:///{folder / 'anju.db'}", site_file) as server:
+        yield server
 
 
 def test_no_server_errors_and_answers_match_the_schema(api_server: ApiServer) -> None:

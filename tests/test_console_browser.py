@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from anju.mqtt import forget_session
-from anju.runtime import Runtime
 from anju.siteconfig import sample_community_path
-from api.app import create_app
-from rules.engine import RuleEngine
-from tests.conftest import ADMIN_TOKEN, build_gateway, unavailable
+from tests.conftest import serving_api, unavailable
 from tests.helpers import ApiServer, clear_retained, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(180)]
@@ -37,18 +32,8 @@ SCREENSHOTS = os.environ.get("ANJU_SCREENSHOTS")
 @pytest.fixture
 def community(mosquitto_url: str, tmp_path: Path) -> Iterator[ApiServer]:
     """The sample community's gateway and API (site `hexie`), as `anju serve` runs them."""
-    client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
-    engine = RuleEngine.from_files(None)
-    gw = build_gateway(mosquitto_url, f"sqlite:///{tmp_path / 'anju.db'}", sample_community_path(),
-                       {"client_id": client_id}, engine, {"admin_token": ADMIN_TOKEN})
-    gw.start()
-    server = ApiServer(create_app(Runtime(gw, engine)), ADMIN_TOKEN)
-    server.start()
-    yield server
-    server.stop()
-    gw.stop(drain_seconds=1)
-    gw.engine.dispose()
-    forget_session(gw.settings.mqtt.url, client_id)
+    with serving_api(mosquitto_url, f"sqlite:///{tmp_path / 'anju.db'}", sample_community_path()) as server:
+        yield server
     clear_retained(mosquitto_url, "hexie")
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from anju.db.models import Alert, Device
 from anju.timeutil import utcnow
 from api.auth import Permission, Principal
-from api.deps import DB, Svc, errors, require, websocket_principal
+from api.deps import DB, Services, Svc, accept_websocket, errors, require
 from api.stream import forward
 from api.visibility import alert_filter, can_see_alert
 from rules import alerts as lifecycle
@@ -155,14 +156,8 @@ def acknowledge(alert_id: AlertId, svc: Svc, session: DB,
     """Own the alert: escalation stops (an SOS keeps reminding every 15 min until it is resolved)."""
     _visible(session, who, alert_id)
     body = body or AckIn()
-    try:
-        change = lifecycle.acknowledge(session, alert_id, _by(who, body.by), utcnow(), body.note)
-        session.commit()
-    except lifecycle.AlertError as exc:
-        session.rollback()
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    svc.engine.deliver([change])
-    return change.alert
+    return _apply(svc, session, lambda: lifecycle.acknowledge(session, alert_id, _by(who, body.by), utcnow(),
+                                                              body.note))
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertOut, responses=errors(404, 409, 422))
@@ -170,8 +165,13 @@ def resolve(alert_id: AlertId, body: ResolveIn, svc: Svc, session: DB,
             who: Annotated[Principal, Depends(require(Permission.ALERTS_HANDLE))]) -> dict[str, Any]:
     """Close the alert with a disposition note."""
     _visible(session, who, alert_id)
+    return _apply(svc, session, lambda: lifecycle.resolve(session, alert_id, _by(who, body.by), body.note, utcnow()))
+
+
+def _apply(svc: Services, session: Session, step: Callable[[], lifecycle.AlertChange]) -> dict[str, Any]:
+    """Take one lifecycle step and commit it, then announce it (topic and stream); a refused step is a 409."""
     try:
-        change = lifecycle.resolve(session, alert_id, _by(who, body.by), body.note, utcnow())
+        change = step()
         session.commit()
     except lifecycle.AlertError as exc:
         session.rollback()
@@ -187,13 +187,10 @@ async def stream(websocket: WebSocket, since: int | None = None) -> None:
     The first frame is `{"type": "hello", "seq": <latest>}`. A client that
     reconnects with `?since=<the last seq it saw>` first gets what it missed.
     """
-    svc = websocket.app.state.services
-    who = await asyncio.to_thread(websocket_principal, websocket, Permission.ALERTS_READ)
+    who = await accept_websocket(websocket, Permission.ALERTS_READ)
     if who is None:
-        await websocket.close(code=1008, reason="a valid token with alerts:read is required")
         return
-    await websocket.accept()
-    hub = svc.alerts
+    hub = websocket.app.state.services.alerts
     sub = await hub.subscribe(who)
     try:
         upto = hub.last_seq

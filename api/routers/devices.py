@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from anju.db.models import Device, Grid, Reading, Site
 from anju.siteconfig import ID_PATTERN, DeviceConfig
 from anju.timeutil import utcnow
 from api.auth import Permission, Principal
-from api.deps import DB, Svc, errors, require, websocket_principal
+from api.deps import DB, Svc, accept_websocket, errors, require
 from api.stream import forward
 from api.visibility import can_see_device, device_filter
 from devices import DRIVERS
@@ -274,13 +273,9 @@ def _downsample(points: list[Point], step: int) -> list[Point]:
 @router.websocket("/{device_id}/messages/stream")
 async def messages(websocket: WebSocket, device_id: str) -> None:
     """A device's raw messages as they arrive (integrators): topic, payload text (first 4 KiB), QoS, size."""
-    svc = websocket.app.state.services
-    who = await asyncio.to_thread(websocket_principal, websocket, Permission.MESSAGES_READ)
-    if who is None:
-        await websocket.close(code=1008, reason="a valid token with messages:read is required")
+    if await accept_websocket(websocket, Permission.MESSAGES_READ) is None:
         return
-    await websocket.accept()
-    queue, stop = svc.tap.watch(device_id)
+    queue, stop = websocket.app.state.services.tap.watch(device_id)
     try:
         await forward(websocket, queue, lambda _frame: True)
     finally:

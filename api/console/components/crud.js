@@ -4,7 +4,7 @@ import { h, replace, confirmButton } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, asList } from '../api.js';
 import { toast } from '../toast.js';
-import { buildForm, FormError } from './form.js';
+import { buildForm, FormError, submitting } from './form.js';
 
 export function mountCrud(root, { path, name, columns, fields, idKey = 'id' }) {
   let stopped = false;
@@ -39,20 +39,14 @@ export function mountCrud(root, { path, name, columns, fields, idKey = 'id' }) {
         err.hidden = false;
         return;
       }
-      save.disabled = true;
-      try {
+      await submitting(save, err, async () => {
         if (item) await api(`${path}/${encodeURIComponent(item[idKey])}`, { method: 'PUT', body, quiet: true });
         else await api(path, { method: 'POST', body, quiet: true });
         toast(t('common.saved'), 'ok', 2500);
         editor.hidden = true;
         replace(editor);
         load();
-      } catch (e) {
-        err.textContent = e.message;
-        err.hidden = false;
-      } finally {
-        save.disabled = false;
-      }
+      });
     });
     replace(editor, f);
     editor.hidden = false;

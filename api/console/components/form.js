@@ -7,6 +7,21 @@ import { t } from '../i18n.js';
 
 export class FormError extends Error {}
 
+// Runs a form's submit action: hides the last error, keeps the button disabled
+// while it runs, and shows the failure's message in errorEl.
+export async function submitting(button, errorEl, action) {
+  errorEl.hidden = true;
+  button.disabled = true;
+  try {
+    await action();
+  } catch (e) {
+    errorEl.textContent = e.message;
+    errorEl.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
 export function buildForm(fields, initial = {}, { readonly = [], testid } = {}) {

@@ -17,3 +17,10 @@ export function mountTabs(root, { view, tabs, current, navigate, ctx }) {
   const cleanup = active.mount(body, ctx);
   return typeof cleanup === 'function' ? cleanup : () => {};
 }
+
+// A whole view made of sub-tabs: its title, then the tabs chosen by ctx.sub.
+export function mountTabView(root, ctx, { view, title, tabs }) {
+  const box = h('div', {});
+  replace(root, h('div', { class: 'view-head' }, h('h1', {}, t(title))), box);
+  return mountTabs(box, { view, tabs, current: ctx.sub, navigate: ctx.navigate, ctx });
+}

@@ -1,7 +1,5 @@
 // Admin: the community's set-up, one sub-tab per resource.
-import { h, replace } from '../dom.js';
-import { t } from '../i18n.js';
-import { mountTabs } from '../components/tabs.js';
+import { mountTabView } from '../components/tabs.js';
 import { mountSites, mountGrids, mountTeams } from './admin/org.js';
 import { mountEscalation } from './admin/escalation.js';
 import { mountWatchlists } from './admin/watchlists.js';
@@ -21,7 +19,5 @@ const TABS = [
 ];
 
 export function mount(root, ctx) {
-  const box = h('div', {});
-  replace(root, h('div', { class: 'view-head' }, h('h1', {}, t('nav.admin'))), box);
-  return mountTabs(box, { view: 'admin', tabs: TABS, current: ctx.sub, navigate: ctx.navigate, ctx });
+  return mountTabView(root, ctx, { view: 'admin', title: 'nav.admin', tabs: TABS });
 }

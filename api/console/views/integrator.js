@@ -1,7 +1,5 @@
 // Integrator: bring devices on board and see what they really send.
-import { h, replace } from '../dom.js';
-import { t } from '../i18n.js';
-import { mountTabs } from '../components/tabs.js';
+import { mountTabView } from '../components/tabs.js';
 import { mountRegister } from './integrator/register.js';
 import { mountImport } from './integrator/import.js';
 import { mountMessages } from './integrator/messages.js';
@@ -17,7 +15,5 @@ const TABS = [
 ];
 
 export function mount(root, ctx) {
-  const box = h('div', {});
-  replace(root, h('div', { class: 'view-head' }, h('h1', {}, t('nav.integrator'))), box);
-  return mountTabs(box, { view: 'integrator', tabs: TABS, current: ctx.sub, navigate: ctx.navigate, ctx });
+  return mountTabView(root, ctx, { view: 'integrator', title: 'nav.integrator', tabs: TABS });
 }

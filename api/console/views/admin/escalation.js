@@ -5,7 +5,7 @@ import { t } from '../../i18n.js';
 import { api } from '../../api.js';
 import { toast } from '../../toast.js';
 import { siteOptions } from '../../lookups.js';
-import { buildForm } from '../../components/form.js';
+import { buildForm, submitting } from '../../components/form.js';
 import { ROSTER_FIELDS } from './org.js';
 
 const LEVEL_FIELDS = [
@@ -44,18 +44,11 @@ export function mountEscalation(root) {
     const f = h('form', { class: 'card' }, form.el, err, h('div', { class: 'form-actions' }, save));
     f.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      err.hidden = true;
-      try {
+      await submitting(save, err, async () => {
         const body = form.value();
-        save.disabled = true;
         await api(`/sites/${encodeURIComponent(site)}/escalation`, { method: 'PUT', body, quiet: true });
         toast(t('common.saved'), 'ok', 2500);
-      } catch (e) {
-        err.textContent = e.message;
-        err.hidden = false;
-      } finally {
-        save.disabled = false;
-      }
+      });
     });
     replace(box, f);
   }

@@ -4,7 +4,7 @@ import { t, label } from '../../i18n.js';
 import { api, asList } from '../../api.js';
 import { toast } from '../../toast.js';
 import { absTime, relTimeEl } from '../../fmt.js';
-import { buildForm } from '../../components/form.js';
+import { buildForm, submitting } from '../../components/form.js';
 import { siteOptions, gridOptions } from '../../lookups.js';
 
 const FIELDS = [
@@ -34,20 +34,13 @@ export function mountSilences(root) {
     const f = h('form', { class: 'card' }, h('h3', {}, t('sil.new')), form.el, err, h('div', { class: 'form-actions' }, save));
     f.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      err.hidden = true;
-      try {
+      await submitting(save, err, async () => {
         const body = form.value({ dropNulls: true });
-        save.disabled = true;
         await api('/silences', { method: 'POST', body, quiet: true });
         toast(t('common.saved'), 'ok', 2500);
         renderForm();
         load();
-      } catch (e) {
-        err.textContent = e.message;
-        err.hidden = false;
-      } finally {
-        save.disabled = false;
-      }
+      });
     });
     replace(formBox, f);
   }

@@ -3,7 +3,7 @@ import { h, replace, confirmButton } from '../../dom.js';
 import { t, label } from '../../i18n.js';
 import { api, asList } from '../../api.js';
 import { absTime, relTimeEl } from '../../fmt.js';
-import { buildForm } from '../../components/form.js';
+import { buildForm, submitting } from '../../components/form.js';
 import { roleOptions, teamOptions } from '../../lookups.js';
 import { toast } from '../../toast.js';
 
@@ -33,20 +33,13 @@ export function mountTokens(root) {
     const f = h('form', { class: 'card' }, h('h3', {}, t('tok.new')), form.el, err, h('div', { class: 'form-actions' }, save));
     f.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      err.hidden = true;
-      try {
+      await submitting(save, err, async () => {
         const body = form.value({ dropNulls: true });
-        save.disabled = true;
         const created = await api('/tokens', { method: 'POST', body, quiet: true });
         showSecret(created);
         renderForm();
         load();
-      } catch (e) {
-        err.textContent = e.message;
-        err.hidden = false;
-      } finally {
-        save.disabled = false;
-      }
+      });
     });
     replace(formBox, f);
   }

@@ -3,7 +3,7 @@ import { h, replace } from '../../dom.js';
 import { t } from '../../i18n.js';
 import { api } from '../../api.js';
 import { toast } from '../../toast.js';
-import { buildForm } from '../../components/form.js';
+import { buildForm, submitting } from '../../components/form.js';
 import { kindOptions, siteOptions, gridOptions } from '../../lookups.js';
 
 const FIELDS = [
@@ -34,27 +34,20 @@ export function mountRegister(root) {
       h('h3', {}, t('int.location')), place.el, extra.el, err, h('div', { class: 'form-actions' }, save));
     f.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      err.hidden = true;
-      try {
+      await submitting(save, err, async () => {
         const body = main.value({ dropNulls: true });
         const more = extra.value({ dropNulls: true });
         // The named place fields and the free-form JSON make one location object.
         const location = { ...(more.location || {}), ...place.value({ dropNulls: true }) };
         if (Object.keys(location).length) body.location = location;
         if (more.attributes) body.attributes = more.attributes;
-        save.disabled = true;
         const device = await api('/devices', { method: 'POST', body, quiet: true });
         toast(t('int.registered', { id: (device && device.id) || body.id }), 'ok', 3000);
         replace(result, h('div', { class: 'card ok-box', testid: 'register-result' },
           t('int.registered', { id: (device && device.id) || body.id }),
           h('pre', { class: 'code' }, JSON.stringify(device, null, 2))));
         render();
-      } catch (e) {
-        err.textContent = e.message;
-        err.hidden = false;
-      } finally {
-        save.disabled = false;
-      }
+      });
     });
     replace(box, f);
   }
