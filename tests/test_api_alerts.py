@@ -79,6 +79,12 @@ def test_patrol_sees_only_its_grids_and_roles_are_enforced(
     publisher.close()
     with api.admin() as admin:
         alert = wait_for(lambda: admin.get("/alerts").json(), what="the SOS alert")[0]
+    with api.admin() as admin:
+        metrics = admin.get("/metrics").text  # SPEC §3 lists it under /api/v1 too
+    assert 'anju_open_alerts{severity="critical",state="open"} 1.0' in metrics
+    assert 'anju_alert_changes_total{action="created",severity="critical"} 1.0' in metrics
+    assert 'anju_messages_total{channel="event",kind="elder_button",outcome="accepted"} 1.0' in metrics
+    assert "anju_rule_evaluations_total" in metrics and "anju_processing_seconds_bucket" in metrics
     other_grid = api.token("patrol", grids=["g1"])  # g1 is the test site's only grid
     with api.client(other_grid) as http:
         assert [a["id"] for a in http.get("/alerts").json()] == [alert["id"]]
