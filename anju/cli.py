@@ -168,6 +168,28 @@ def bench_latency(
     typer.echo(run_latency_bench(presses, background_rate, db, out).summary())
 
 
+@bench_app.command("readings")
+def bench_readings(
+    backend: Annotated[str, typer.Option(help="sql or influxdb")] = "sql",
+    url: Annotated[str | None, typer.Option(help="influxdb: server URL (default: a private VictoriaMetrics)")]
+    = None,
+    token: Annotated[str | None, typer.Option(help="influxdb: API token")] = None,
+    org: Annotated[str, typer.Option(help="influxdb: organisation")] = "anju",
+    bucket: Annotated[str, typer.Option(help="influxdb: bucket")] = "anju",
+    readings: Annotated[int, typer.Option(help="readings to write through each path")] = 200_000,
+    batch_size: Annotated[int, typer.Option(help="influxdb: readings per write request")] = 5000,
+    db: Annotated[str | None, typer.Option(help="sql: database URL (default: a fresh SQLite file)")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
+) -> None:
+    """Readings/s sustained through the reading store vs. the bare client writing the same rows (target >= 0.7x)."""
+    from anju.bench.readings import run_readings_bench
+
+    if backend not in ("sql", "influxdb"):
+        raise typer.BadParameter("sql or influxdb", param_hint="--backend")
+    _logging("WARNING")
+    typer.echo(run_readings_bench(backend, readings, url, token, org, bucket, batch_size, db, out).summary())
+
+
 def main() -> None:
     app()
 

@@ -7,10 +7,10 @@ value without rewriting the config; defaults alone give a working embedded set-u
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -59,9 +59,87 @@ class GatewaySettings(_Section):
     dedup_retention_days: int = 7
 
 
+class TimeseriesSettings(_Section):
+    """Where readings (telemetry values) go: docs/timeseries.md."""
+
+    backend: Literal["sql", "influxdb"] = "sql"
+    """`sql`: the `readings` table of the main database, written in each batch's transaction (the default);
+    `influxdb`: InfluxDB 2/3 (or anything speaking its `/api/v2/write`), through an on-disk buffer."""
+    url: str = "http://127.0.0.1:8086"
+    token: str | None = None
+    org: str = "anju"
+    bucket: str = "anju"
+    batch_size: int = Field(default=5000, ge=1)
+    """Readings per write request to InfluxDB."""
+    flush_interval: float = Field(default=1.0, gt=0)
+    """Seconds a partial batch may wait in the buffer before it is sent."""
+    buffer_dir: str = "anju-readings-buffer"
+    """Directory of the on-disk buffer (one per gateway process) holding readings InfluxDB has not yet accepted."""
+    buffer_max_mb: float = Field(default=512, gt=0)
+    """Bound of the buffer; when full, the oldest readings are dropped and counted."""
+    retention_days: int | None = Field(default=None, ge=1)
+    """SQL: readings older than this are deleted by the hourly prune (None: kept forever). InfluxDB: set the
+    bucket's retention instead (docs/timeseries.md); this value is not used."""
+
+
 class RulesSettings(_Section):
     files: list[str] = Field(default_factory=list)
     """Rule files (docs/rules.md); none configured means the built-in rule pack."""
+
+
+def _duration(value: str) -> str:
+    from rules.durations import parse_duration
+
+    parse_duration(value)  # a bad duration is an error at load time, with the reason
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+class FlappingSettings(_Section):
+    count: int = Field(default=4, ge=2)
+    """This many offline transitions of one device ..."""
+    within: Duration = "10m"
+    """... within this long is flapping (one maintenance alert, merged while open)."""
+
+
+class GroupingSettings(_Section):
+    min_devices: int = Field(default=3, ge=2)
+    """A site (or network segment) outage needs at least this many devices gone offline ..."""
+    fraction: float = Field(default=0.5, gt=0, le=1)
+    """... and at least this share of the group's devices ..."""
+    window: Duration = "30s"
+    """... within this long. Recovery: this share of the incident's devices back online."""
+
+
+class HealthSettings(_Section):
+    """Device health: offline deadlines, battery thresholds, flapping and outage grouping (docs/health.md)."""
+
+    offline_timeouts: dict[str, Duration] = Field(default_factory=dict)
+    """Per kind, e.g. `{elder_button: 3m}`; default: the driver's (per device: `attributes.offline_timeout_s`)."""
+    sleeping_timeout: Duration = "25h"
+    """Devices with `attributes.sleeping: true` (battery buttons that wake rarely)."""
+    battery_low: float = Field(default=20, gt=0, le=100)
+    battery_critical: float = Field(default=10, gt=0, le=100)
+    flapping: FlappingSettings = Field(default_factory=FlappingSettings)
+    grouping: GroupingSettings = Field(default_factory=GroupingSettings)
+
+    @field_validator("offline_timeouts")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        from devices import DRIVERS
+
+        unknown = sorted(set(value) - set(DRIVERS))
+        if unknown:
+            raise ValueError(f"unknown kind(s) {', '.join(unknown)}; known: {', '.join(sorted(DRIVERS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _critical_below_low(self) -> HealthSettings:
+        if self.battery_critical > self.battery_low:
+            raise ValueError("battery_critical must not be above battery_low")
+        return self
 
 
 class Settings(BaseSettings):
@@ -74,6 +152,8 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
+    timeseries: TimeseriesSettings = Field(default_factory=TimeseriesSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     site_file: str | None = None
     """The site configuration (SPEC §4) loaded into the registry at start-up."""
     log_level: str = "INFO"

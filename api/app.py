@@ -14,6 +14,7 @@ from anju.runtime import Runtime
 from api.deps import Services
 from api.routers import (
     alerts,
+    availability,
     contract,
     dead_letters,
     devices,
@@ -34,7 +35,7 @@ from api.stream import AlertStreamHub, MessageTap
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, me.router, sites.router, grids.router,
                                   teams.router, watchlists.router, rules.router, silences.router, persons.router,
-                                  dead_letters.router, contract.router)
+                                  dead_letters.router, contract.router, availability.router)
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -91,7 +91,8 @@ class DeviceDriver:
     """Human name, e.g. "一键通 elder alarm button"."""
     heartbeat_interval: ClassVar[timedelta]
     offline_timeout: ClassVar[timedelta]
-    """Silent longer than this means offline (overridable per device: `attributes.offline_timeout_s`)."""
+    """Silent longer than this means offline; overridable per kind (`health.offline_timeouts`) and per device
+    (`attributes.offline_timeout_s`, `attributes.sleeping`): see `gateway.health.OfflineTimeouts`."""
     events: ClassVar[dict[str, type[Payload]]] = {}
     telemetry: ClassVar[dict[str, type[Payload]]] = {}
     commands: ClassVar[dict[str, type[Command]]] = {}
@@ -118,12 +119,6 @@ class DeviceDriver:
         if fault is not None:
             result.health.fault = fault or None
         return result
-
-    def offline_timeout_for(self, attributes: dict[str, Any] | None) -> timedelta:
-        override = (attributes or {}).get("offline_timeout_s")
-        if isinstance(override, int | float) and override > 0:
-            return timedelta(seconds=override)
-        return self.offline_timeout
 
     def describe(self) -> dict[str, Any]:
         """The kind's contract as data: for docs, the integrator view and `anju devices`."""

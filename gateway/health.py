@@ -5,7 +5,41 @@ from __future__ import annotations
 
 import heapq
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
+
+from anju.config import HealthSettings
+from devices import DRIVERS
+from rules.durations import parse_duration
+
+UNKNOWN_KIND_TIMEOUT = timedelta(minutes=10)
+
+
+class OfflineTimeouts:
+    """How long a device may stay silent: per device, then sleeping devices, then per kind, then the driver.
+
+    1. `attributes.offline_timeout_s` (a positive number of seconds) on the device;
+    2. `attributes.sleeping: true` (battery buttons that wake rarely): `health.sleeping_timeout` (25 h);
+    3. `health.offline_timeouts[kind]`;
+    4. the driver's `offline_timeout` (docs/health.md lists them).
+    """
+
+    def __init__(self, settings: HealthSettings | None = None) -> None:
+        settings = settings or HealthSettings()
+        self.per_kind = {kind: parse_duration(text) for kind, text in settings.offline_timeouts.items()}
+        self.sleeping = parse_duration(settings.sleeping_timeout)
+
+    def for_device(self, kind: str, attributes: dict[str, Any] | None) -> timedelta:
+        attributes = attributes or {}
+        override = attributes.get("offline_timeout_s")
+        if isinstance(override, int | float) and not isinstance(override, bool) and override > 0:
+            return timedelta(seconds=override)
+        if attributes.get("sleeping") is True:
+            return self.sleeping
+        if kind in self.per_kind:
+            return self.per_kind[kind]
+        driver = DRIVERS.get(kind)
+        return driver.offline_timeout if driver is not None else UNKNOWN_KIND_TIMEOUT
 
 
 class DeadlineTracker:

@@ -11,6 +11,18 @@ from gateway.registry import DeviceInfo
 
 DEVICE_ONLINE = "device_online"
 DEVICE_OFFLINE = "device_offline"
+DEVICE_FAULT = "device_fault"
+"""The device's fault code changed (`data.fault`: the new code, None when cleared; `data.previous`)."""
+DEVICE_TAMPER = "device_tamper"
+"""The device reported tampering (a gate's `tamper`, a fence alarm with cause `tamper`)."""
+BATTERY_LOW = "battery_low"
+BATTERY_CRITICAL = "battery_critical"
+"""The battery fell below `health.battery_low` / `health.battery_critical` (once per crossing)."""
+DEVICE_FLAPPING = "device_flapping"
+"""`health.flapping.count` offline transitions within `health.flapping.within`."""
+HEALTH_TYPES = (DEVICE_ONLINE, DEVICE_OFFLINE, DEVICE_FAULT, DEVICE_TAMPER, BATTERY_LOW, BATTERY_CRITICAL,
+                DEVICE_FLAPPING)
+"""Types the gateway itself observes and stores as events, for every kind (not sent by devices)."""
 
 
 @dataclass(slots=True)

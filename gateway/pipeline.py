@@ -14,15 +14,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.config import GatewaySettings
+from anju.config import GatewaySettings, HealthSettings
+from anju.db.models import Event
 from anju.siteconfig import DeviceConfig
 from gateway import store
 from gateway.decode import DeviceMessage, RawMessage, Rejection, StatusMessage, decode
 from gateway.metrics import GatewayMetrics
-from gateway.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
+from gateway.observations import (
+    BATTERY_CRITICAL,
+    BATTERY_LOW,
+    DEVICE_FAULT,
+    DEVICE_FLAPPING,
+    DEVICE_OFFLINE,
+    DEVICE_ONLINE,
+    DEVICE_TAMPER,
+    Observation,
+)
 from gateway.registry import DeviceInfo, DeviceRegistry, register_device
+from gateway.timeseries import ReadingRow, ReadingStore, SqlReadingStore
+from rules.durations import parse_duration
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +49,8 @@ class BatchResult:
     duplicates: int = 0
     rejected: int = 0
     observations: list[Observation] = field(default_factory=list)
+    readings: list[ReadingRow] = field(default_factory=list)
+    """Readings the store takes after the commit (`ReadingStore.write`); empty for the SQL backend."""
 
 
 @dataclass(slots=True)
@@ -49,11 +64,15 @@ class _HealthDelta:
 
 class Pipeline:
     def __init__(self, sessions: sessionmaker[Session], registry: DeviceRegistry, settings: GatewaySettings,
-                 metrics: GatewayMetrics) -> None:
+                 metrics: GatewayMetrics, health: HealthSettings | None = None,
+                 readings: ReadingStore | None = None) -> None:
         self.sessions = sessions
+        self.readings = readings or SqlReadingStore(sessions)
         self.registry = registry
         self.settings = settings
         self.metrics = metrics
+        self.health = health or HealthSettings()
+        self._flapping_within = parse_duration(self.health.flapping.within)
         self.transaction_hooks: list[TransactionHook] = []
 
     def process(self, batch: list[RawMessage]) -> BatchResult:
@@ -88,6 +107,7 @@ class Pipeline:
             total.duplicates += result.duplicates
             total.rejected += result.rejected
             total.observations.extend(result.observations)
+            total.readings.extend(result.readings)
         return total
 
     # -- inside the transaction -------------------------------------------------------------
@@ -107,16 +127,15 @@ class Pipeline:
                 result.rejected += 1
                 continue
             if isinstance(decoded, StatusMessage):
-                obs = self._status_change(session, info, decoded.online, raw.received_at, "status")
-                if obs is not None:
-                    result.observations.append(obs)
+                result.observations.extend(
+                    self._status_change(session, info, decoded.online, raw.received_at, "status"))
                 self.metrics.messages.labels(info.kind, "status", "accepted").inc()
                 result.accepted += 1
                 continue
             accepted.append((raw, decoded, info))
 
         fresh = self._dedup(session, accepted, result)
-        result.observations.extend(self._store(session, fresh))
+        result.observations.extend(self._store(session, fresh, result))
         result.accepted += len(fresh)
         for hook in self.transaction_hooks:
             hook(session, result.observations)
@@ -173,13 +192,15 @@ class Pipeline:
             fresh.append((raw, msg, info))
         return fresh
 
-    def _store(self, session: Session, fresh: list[tuple[RawMessage, DeviceMessage, DeviceInfo]]) -> list[Observation]:
+    def _store(self, session: Session, fresh: list[tuple[RawMessage, DeviceMessage, DeviceInfo]],
+               result: BatchResult) -> list[Observation]:
         observations: list[Observation] = []
         event_rows: list[dict[str, Any]] = []
         event_obs: list[Observation] = []
-        reading_rows: list[dict[str, Any]] = []
+        reading_rows: list[ReadingRow] = []
         health: dict[str, tuple[DeviceInfo, _HealthDelta]] = {}
         came_online: list[tuple[DeviceInfo, datetime]] = []
+        changes: list[tuple[DeviceInfo, str, datetime, dict[str, Any]]] = []
         for raw, msg, info in fresh:
             meaning = msg.meaning
             obs = Observation(info, msg.topic.channel, msg.payload.type, msg.ts, raw.received_at, msg.msg_id,
@@ -192,7 +213,8 @@ class Pipeline:
                 })
                 event_obs.append(obs)
             reading_rows.extend(
-                {"device_id": info.id, "metric": r.metric, "zone": r.zone, "ts": msg.ts, "value": r.value}
+                {"device_id": info.id, "metric": r.metric, "zone": r.zone, "ts": msg.ts, "value": r.value,
+                 "site": info.site, "kind": info.kind}
                 for r in meaning.readings
             )
             if info.id in health:
@@ -208,51 +230,95 @@ class Pipeline:
                 delta.battery = h.battery
             if h.tamper is not None:
                 delta.tamper = h.tamper
-            if h.fault is not None or (msg.topic.channel == "telemetry" and "fault" in msg.data):
+            fault_set = h.fault is not None or (msg.topic.channel == "telemetry" and "fault" in msg.data)
+            if fault_set:
                 delta.fault, delta.fault_set = h.fault, True
+            changes.extend((info, type_, raw.received_at, data)
+                           for type_, data in self._health_changes(info, h.battery, h.tamper, fault_set, h.fault))
             self.metrics.messages.labels(info.kind, msg.topic.channel, "accepted").inc()
 
         for event_id, obs in zip(store.insert_events(session, event_rows), event_obs, strict=True):
             obs.event_id = event_id
-        store.insert_readings(session, reading_rows)
+        result.readings.extend(self.readings.stage(session, reading_rows))
         store.update_health(session, [
             {"b_id": dev, "b_seen": d.seen, "b_battery": d.battery, "b_tamper": d.tamper,
              "b_fault_set": d.fault_set, "b_fault": d.fault}
             for dev, (_info, d) in health.items()
         ])
         for info, at in came_online:
-            obs = self._status_change(session, info, True, at, "traffic")
-            if obs is not None:
-                observations.append(obs)
+            observations.extend(self._status_change(session, info, True, at, "traffic"))
         for info, d in health.values():
             info.last_seen = d.seen if info.last_seen is None else max(info.last_seen, d.seen)
+        observations.extend(self._gateway_event(session, info, type_, at, data) for info, type_, at, data in changes)
         return observations
 
+    def _health_changes(self, info: DeviceInfo, battery: float | None, tamper: bool | None, fault_set: bool,
+                        fault: str | None) -> list[tuple[str, dict[str, Any]]]:
+        """What one message changes in the device's health, as gateway event types and data (the rules turn
+        them into maintenance alerts): a battery crossing a threshold, a tamper report, a new or cleared fault
+        code. Compared message by message (the cached device follows), so a batch loses no transition."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        if battery is not None:
+            before, after = self._battery_level(info.battery), self._battery_level(battery)
+            if after > before:
+                kind = BATTERY_CRITICAL if after == 2 else BATTERY_LOW
+                threshold = self.health.battery_critical if after == 2 else self.health.battery_low
+                out.append((kind, {"battery": battery, "threshold": threshold}))
+            info.battery = battery
+        if tamper:
+            out.append((DEVICE_TAMPER, {"tamper": True}))
+            info.tamper = True
+        if fault_set and fault != info.fault:
+            out.append((DEVICE_FAULT, {"fault": fault, "previous": info.fault}))
+            info.fault = fault
+        return out
+
+    def _battery_level(self, battery: float | None) -> int:
+        """0 fine (or unknown), 1 low, 2 critical."""
+        if battery is None or battery >= self.health.battery_low:
+            return 0
+        return 2 if battery < self.health.battery_critical else 1
+
+    def _gateway_event(self, session: Session, info: DeviceInfo, type_: str, at: datetime,
+                       data: dict[str, Any]) -> Observation:
+        """Store something the gateway itself observed about a device, as an event of the device."""
+        obs = Observation(info, "status", type_, at, at, data=data)
+        (obs.event_id,) = store.insert_events(session, [{
+            "site_id": info.site, "device_id": info.id, "kind": info.kind, "type": type_,
+            "ts": at, "received_at": at, "msg_id": None, "data": data,
+        }])
+        return obs
+
     def _status_change(self, session: Session, info: DeviceInfo, online: bool, at: datetime,
-                       reason: str, silent_since: datetime | None = None) -> Observation | None:
-        """Record an online/offline transition once; None when the device already was in that state."""
+                       reason: str, silent_since: datetime | None = None) -> list[Observation]:
+        """Record an online/offline transition once (nothing when the device already was in that state);
+        an offline transition that makes the device flap is followed by a `device_flapping` observation."""
         if not store.set_online(session, info.id, online, at, silent_since):
             if silent_since is None:
                 info.online = online  # the database already had this state
-            return None
+            return []
         info.online = online
-        obs = Observation(info, "status", DEVICE_ONLINE if online else DEVICE_OFFLINE, at, at,
-                          data={"reason": reason})
-        (obs.event_id,) = store.insert_events(session, [{
-            "site_id": info.site, "device_id": info.id, "kind": info.kind, "type": obs.type,
-            "ts": at, "received_at": at, "msg_id": None, "data": obs.data,
-        }])
+        out = [self._gateway_event(session, info, DEVICE_ONLINE if online else DEVICE_OFFLINE, at,
+                                   {"reason": reason})]
         self.metrics.status_changes.labels(str(online).lower(), reason).inc()
-        return obs
+        if not online:
+            flapping = self.health.flapping
+            offline = session.scalar(select(func.count(Event.id)).where(
+                Event.device_id == info.id, Event.type == DEVICE_OFFLINE, Event.ts > at - self._flapping_within))
+            if offline is not None and offline >= flapping.count:
+                out.append(self._gateway_event(session, info, DEVICE_FLAPPING, at, {
+                    "offline_count": offline, "within": flapping.within}))
+        return out
 
-    def mark_offline(self, info: DeviceInfo, now: datetime) -> Observation | None:
+    def mark_offline(self, info: DeviceInfo, now: datetime) -> list[Observation]:
         """The timeout path: the device was silent past its deadline."""
         with self.sessions.begin() as session:
-            obs = self._status_change(session, info, False, now, "timeout", silent_since=now - info.offline_timeout)
-            if obs is not None:
+            observations = self._status_change(session, info, False, now, "timeout",
+                                               silent_since=now - info.offline_timeout)
+            if observations:
                 for hook in self.transaction_hooks:
-                    hook(session, [obs])
-        return obs
+                    hook(session, observations)
+        return observations
 
     def _dead_letter(self, session: Session, raw: RawMessage, rejection: Rejection) -> None:
         log.info("dead letter (%s) on %s: %s", rejection.reason, raw.topic, rejection.detail)

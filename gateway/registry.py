@@ -21,8 +21,10 @@ from anju.db.models import Device, EscalationLevel, Grid, PatrolTeam, Person, Si
 from anju.siteconfig import CommunityConfig, DeviceConfig, PersonConfig, SiteConfig
 from anju.timeutil import utcnow
 from devices import DRIVERS
+from gateway.health import OfflineTimeouts
 
 NEGATIVE_CACHE_SECONDS = 5.0
+DEFAULT_TIMEOUTS = OfflineTimeouts()
 
 
 @dataclass(slots=True)
@@ -37,24 +39,32 @@ class DeviceInfo:
     online: bool | None = None
     last_seen: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    battery: float | None = None
+    tamper: bool = False
+    fault: str | None = None
+    segment: str | None = None
+    """The network segment (`attributes.segment`): outages are grouped per segment, else per site."""
 
     @classmethod
-    def from_row(cls, row: Device) -> DeviceInfo:
-        driver = DRIVERS.get(row.kind)
-        timeout = driver.offline_timeout_for(row.attributes) if driver else timedelta(minutes=10)
-        return cls(row.id, row.site_id, row.kind, row.grid_id, row.zone, timeout, row.name, row.online, row.last_seen)
+    def from_row(cls, row: Device, timeouts: OfflineTimeouts | None = None) -> DeviceInfo:
+        timeout = (timeouts or DEFAULT_TIMEOUTS).for_device(row.kind, row.attributes)
+        segment = (row.attributes or {}).get("segment")
+        return cls(row.id, row.site_id, row.kind, row.grid_id, row.zone, timeout, row.name, row.online, row.last_seen,
+                   battery=row.battery, tamper=bool(row.tamper), fault=row.fault,
+                   segment=str(segment) if segment not in (None, "") else None)
 
 
 class DeviceRegistry:
     """Read-through cache of registered devices, safe to use from several threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeouts: OfflineTimeouts | None = None) -> None:
+        self.timeouts = timeouts or DEFAULT_TIMEOUTS
         self._devices: dict[str, DeviceInfo] = {}
         self._unknown: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def load_all(self, session: Session) -> list[DeviceInfo]:
-        infos = [DeviceInfo.from_row(row) for row in session.scalars(select(Device))]
+        infos = [DeviceInfo.from_row(row, self.timeouts) for row in session.scalars(select(Device))]
         with self._lock:
             self._devices = {info.id: info for info in infos}
             self._unknown.clear()
@@ -71,7 +81,7 @@ class DeviceRegistry:
             if row is None:
                 self._unknown[device_id] = time.monotonic()
                 return None
-            info = DeviceInfo.from_row(row)
+            info = DeviceInfo.from_row(row, self.timeouts)
             self._devices[device_id] = info
             return info
 

@@ -17,12 +17,13 @@ from anju.siteconfig import load_site_config
 from anju.timeutil import utcnow
 from gateway import store
 from gateway.decode import RawMessage
-from gateway.health import DeadlineTracker
+from gateway.health import DeadlineTracker, OfflineTimeouts
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_hub import MqttHub
-from gateway.observations import DEVICE_OFFLINE, Observation
+from gateway.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
 from gateway.pipeline import BatchResult, Pipeline, is_database_unavailable
 from gateway.registry import DeviceRegistry, apply_site_config
+from gateway.timeseries import open_reading_store
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,12 @@ class Gateway:
         self.engine = engine or make_engine(settings.db.url)
         self.sessions = session_factory(self.engine)
         self.metrics = GatewayMetrics()
-        self.registry = DeviceRegistry()
+        self.registry = DeviceRegistry(OfflineTimeouts(settings.health))
         self.deadlines = DeadlineTracker()
-        self.pipeline = Pipeline(self.sessions, self.registry, settings.gateway, self.metrics)
+        self.readings = open_reading_store(settings.timeseries, self.sessions, self.metrics.registry)
+        """Where readings go and are read back from (docs/timeseries.md)."""
+        self.pipeline = Pipeline(self.sessions, self.registry, settings.gateway, self.metrics, settings.health,
+                                 readings=self.readings)
         self.hub = MqttHub(settings.mqtt, self.metrics, settings.gateway.queue_limit)
         self.listeners: list[Listener] = []
         """Called on the processing thread after each commit (live API stream, alert publishing)."""
@@ -77,6 +81,7 @@ class Gateway:
             threading.Thread(target=self._process_loop, name="anju-processing", daemon=True),
             threading.Thread(target=self._watchdog_loop, name="anju-watchdog", daemon=True),
         ]
+        self.readings.start()
         for thread in self._threads:
             thread.start()
         self.hub.start()
@@ -90,6 +95,7 @@ class Gateway:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        self.readings.close()
         self.hub.stop()
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
@@ -122,8 +128,25 @@ class Gateway:
                 log.error("database unavailable (%s); retrying in %.1fs", exc, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+        if result.readings and not self._hand_over_readings(result):
+            return  # stopping: not acknowledged, the broker redelivers (dedup drops it: docs/timeseries.md)
         self.hub.ack(batch)
         self._after_commit(batch, result)
+
+    def _hand_over_readings(self, result: BatchResult) -> bool:
+        """A committed batch's readings to a store outside the transaction (its buffer), before the ack."""
+        backoff = 0.2
+        while True:
+            try:
+                self.readings.write(result.readings)
+                return True
+            except Exception as exc:  # noqa: BLE001 - e.g. the buffer's disk is full: keep the batch, retry
+                if self._stop.is_set():
+                    log.error("stopping: %d readings of a committed batch not buffered", len(result.readings))
+                    return False
+                log.error("reading store unavailable (%s); retrying in %.1fs", exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     def _after_commit(self, batch: list[RawMessage], result: BatchResult) -> None:
         now = utcnow()
@@ -138,7 +161,7 @@ class Gateway:
         for obs in observations:
             if obs.type == DEVICE_OFFLINE:
                 self.deadlines.disarm(obs.device.id)
-            else:
+            elif obs.channel != "status" or obs.type == DEVICE_ONLINE:  # not health events (flapping: offline)
                 self.deadlines.arm(obs.device.id, obs.received_at + obs.device.offline_timeout)
 
     def _notify(self, observations: list[Observation]) -> None:
@@ -174,13 +197,13 @@ class Gateway:
             if info is None:
                 continue
             try:
-                obs = self.pipeline.mark_offline(info, now)
+                observations = self.pipeline.mark_offline(info, now)
             except Exception:
                 self.deadlines.arm(device_id, now)  # try again on the next tick
                 raise
-            if obs is not None:
+            if observations:
                 log.info("device %s offline: silent for %s", device_id, info.offline_timeout)
-                self._notify([obs])
+                self._notify(observations)
 
     def _prune(self, now: datetime) -> None:
         with self.sessions.begin() as session:
@@ -188,3 +211,8 @@ class Gateway:
                 session, now - timedelta(days=self.settings.gateway.dedup_retention_days))
         if removed:
             log.info("pruned %d dedup ids", removed)
+        days = self.settings.timeseries.retention_days
+        if days is not None:
+            removed = self.readings.prune(now - timedelta(days=days))
+            if removed:
+                log.info("pruned %d readings older than %d days", removed, days)

@@ -91,6 +91,7 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "resolution_note": alert.resolution_note,
         "evidence": alert.evidence,
         "silenced_by": alert.silenced_by,
+        "parent_id": alert.parent_id,
     }
 
 
@@ -99,14 +100,20 @@ def record_history(session: Session, alert: Alert, action: str, at: datetime, by
     session.add(AlertHistory(alert_id=alert.id, at=at, action=action, by=by, level=alert.level, note=note))
 
 
+def announced(alert: dict[str, Any]) -> bool:
+    """Silenced alerts and alerts folded under a grouped one are recorded, never announced."""
+    return alert.get("silenced_by") is None and alert.get("parent_id") is None
+
+
 def announce(session: Session, action: str, alert: Alert, at: datetime) -> AlertChange:
-    """The change as published, written to the journal in the same transaction (silenced ones are not announced).
+    """The change as published, written to the journal in the same transaction (silenced and folded ones are
+    not announced).
 
     The journal row's id is the change's `seq`: the order every consumer (live
     stream, other processes) sees, and the point a reconnecting client resumes from.
     """
     body = alert_json(alert)
-    if alert.silenced_by is not None:
+    if not announced(body):
         return AlertChange(action, body)
     row = AlertChangeRow(alert_id=alert.id, site_id=alert.site_id, grid_id=alert.grid_id, audience=alert.audience,
                          action=action, at=at, alert=body)
@@ -116,7 +123,8 @@ def announce(session: Session, action: str, alert: Alert, at: datetime) -> Alert
 
 
 def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: timedelta | None,
-                silenced_by: int | None = None, on_created: Callable[[Alert], None] | None = None) -> AlertChange:
+                silenced_by: int | None = None, on_created: Callable[[Alert], None] | None = None,
+                parent_id: int | None = None) -> AlertChange:
     """Open an alert, or count a repeat into the open one with the same dedup key.
 
     The merge is one `INSERT … ON CONFLICT (dedup_key) WHERE state <> 'resolved'
@@ -124,6 +132,7 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
     `first_wait` is how long level 0 has before escalation (None: never escalates).
     `silenced_by`: a silence covers it; it is recorded, but neither escalated nor notified.
     `on_created` routes a new alert (sets its level and first escalation) before it is announced.
+    `parent_id`: folded under that grouped alert (an outage): recorded, neither escalated nor announced.
     """
     if spec.severity not in SEVERITIES:
         raise AlertError(f"severity must be one of {SEVERITIES}, not {spec.severity!r}")
@@ -132,8 +141,9 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
         "rule": spec.rule, "type": spec.type, "severity": spec.severity, "audience": spec.audience,
         "title": spec.title[:500], "state": "open", "level": 0, "count": 1, "dedup_key": spec.dedup_key,
         "silenceable": spec.silenceable, "evidence": [spec.evidence], "created_at": now, "updated_at": now,
-        "escalate_at": now + first_wait if first_wait is not None and silenced_by is None else None,
-        "silenced_by": silenced_by,
+        "escalate_at": now + first_wait if first_wait is not None and silenced_by is None and parent_id is None
+        else None,
+        "silenced_by": silenced_by, "parent_id": parent_id,
     }
     stmt = upsert_insert(session, Alert).values(values)
     if spec.dedup_key is not None:
@@ -149,7 +159,9 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
     assert alert is not None
     if count == 1:
         record_history(session, alert, "created", now)
-        if on_created is not None:
+        if parent_id is not None:
+            record_history(session, alert, "folded", now, note=f"part of outage alert {parent_id}")
+        elif on_created is not None:
             on_created(alert)
         return announce(session, "created", alert, now)
     evidence = list(alert.evidence)
@@ -159,6 +171,12 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
     alert.evidence = evidence
     record_history(session, alert, "repeated", now, note=f"occurrence {count}")
     return announce(session, "repeated", alert, now)
+
+
+def fold(session: Session, alert: Alert, parent_id: int, now: datetime) -> None:
+    """Put an alert under a grouped one: from now on it is not announced and does not escalate."""
+    alert.parent_id, alert.escalate_at, alert.updated_at = parent_id, None, now
+    record_history(session, alert, "folded", now, note=f"part of outage alert {parent_id}")
 
 
 def _locked(session: Session, alert_id: int) -> Alert:

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from devices import DRIVERS
 from devices.base import Payload
-from gateway.observations import DEVICE_OFFLINE, DEVICE_ONLINE
+from gateway.observations import HEALTH_TYPES
 
-GATEWAY_TYPES: tuple[str, ...] = (DEVICE_ONLINE, DEVICE_OFFLINE)
-"""Types the gateway itself observes for every kind (status transitions), not sent by devices."""
+GATEWAY_TYPES: tuple[str, ...] = HEALTH_TYPES
+"""Types the gateway itself observes for every kind (status and health transitions), not sent by devices."""
 
 _COMMON_FIELDS = frozenset(Payload.model_fields)
 

@@ -24,7 +24,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.observations import Observation
 from gateway.registry import DeviceInfo
 from rules import pack, timers
-from rules.alerts import AlertChange, AlertSpec, raise_alert
+from rules.alerts import AlertChange, AlertSpec, announced, raise_alert
 from rules.escalation import DEFAULT_REMINDER, escalate_due, notify
 from rules.loader import load_rule_files
 from rules.persons import PersonDirectory, PersonInfo
@@ -97,6 +97,8 @@ class RuleEngine:
         """Who a sighting shows (`per: person`): read with the configuration, or on first use (a backtest)."""
         self._publish: Callable[[str, bytes], None] | None = None
         self.metrics: GatewayMetrics | None = None
+        self.fold: Callable[[Session, AlertSpec], int | None] | None = None
+        """The grouped alert a new alert belongs under (`rules.outages`), if any; set on attach."""
 
     @classmethod
     def from_files(cls, paths: list[str] | None) -> RuleEngine:
@@ -114,7 +116,10 @@ class RuleEngine:
 
     def attach(self, gateway: Any) -> None:
         """Evaluate inside the gateway's transactions, publish after its commits, escalate on its clock."""
+        from rules.outages import OutageTracker
+
         self._live = True  # configuration is loaded with the first batch or tick, then refreshed on the clock
+        OutageTracker(self, gateway.settings.health.grouping).attach(gateway)  # its hook runs before the rules'
         gateway.pipeline.transaction_hooks.append(self.on_observations)
         self._publish = lambda topic, payload: gateway.hub.publish(topic, payload, qos=1)
         self.metrics = gateway.metrics
@@ -163,7 +168,7 @@ class RuleEngine:
                     spec = self._evaluate(session, rule, obs)
                     if spec is not None:
                         with session.begin_nested():
-                            changes.append(self._raise(session, spec, obs.received_at))
+                            changes.append(self.raise_spec(session, spec, obs.received_at))
                 except Exception:
                     failed += 1
                     log.exception("rule %s failed on %s %s of %s", rule.id, obs.channel, obs.type, obs.device.id)
@@ -276,8 +281,11 @@ class RuleEngine:
                                {"person_id": person.id, "person_name": person.name, "last_seen": None,
                                 "note": NOT_SEEN}, extend=False)
 
-    def _raise(self, session: Session, spec: AlertSpec, now: datetime) -> AlertChange:
+    def raise_spec(self, session: Session, spec: AlertSpec, now: datetime) -> AlertChange:
         """Raise (or merge) the alert; a new, unsilenced one goes to the first staffed level of its chain."""
+        parent = self.fold(session, spec) if self.fold is not None else None
+        if parent is not None:  # part of a site or segment outage: recorded under it, not announced
+            return raise_alert(session, spec, now, None, parent_id=parent)
         silence = matching_silence(session, spec, now)
         route = None if silence is not None else (lambda alert: notify(session, alert, self.routing, 0, now,
                                                                        "notified"))
@@ -388,7 +396,7 @@ class RuleEngine:
             self.deliver(changes)
 
     def deliver(self, changes: list[AlertChange]) -> None:
-        changes = [c for c in changes if c.alert.get("silenced_by") is None]  # silenced: recorded, not announced
+        changes = [c for c in changes if announced(c.alert)]  # silenced or folded: recorded, not announced
         if not changes:
             return
         for change in changes:
@@ -448,7 +456,7 @@ class RuleEngine:
                 spec = self._spec(rule, obs, [evidence])
             if spec is not None:
                 with session.begin_nested():
-                    changes.append(self._raise(session, spec, now))
+                    changes.append(self.raise_spec(session, spec, now))
         return changes
 
     def _person_absent(self, session: Session, rule: Rule, cond: Absence, timer: timers.DueTimer,

@@ -153,15 +153,6 @@ def _elder_button_offline(ctx: SimContext) -> list[Step]:
     return [(0, lambda: ctx.fleet.drop(button, abrupt=True))]  # unplugged: the broker sends its will
 
 
-def _elder_button_low_battery(ctx: SimContext) -> list[Step]:
-    button = pick(ctx, "elder_button", "eb-24-3-101", 2)
-    model = model_of(ctx, button, ElderButtonModel)
-
-    def old_cell_fails() -> None:
-        model.battery = min(model.battery, 21.0)
-        ctx.fleet.inject("battery_drain", button)  # 20 %/h: the heartbeats read 21, 20, 19 ...
-
-    return [(0, old_cell_fails)]
 
 
 def _elder_welfare_check(ctx: SimContext) -> list[Step]:
@@ -180,6 +171,59 @@ def _elder_welfare_check(ctx: SimContext) -> list[Step]:
         gate = home.gate if home is not None else pick(ctx, "access_gate", "gate-main-s")
         passage = model_of(ctx, gate, AccessGateModel).passage("out", "card", walker.credentials[0])
         steps.append((60, send(ctx, gate, passage)))
+    return steps
+
+
+def _fence_offline(ctx: SimContext) -> list[Step]:
+    host = pick(ctx, "fence", "fence-s", 2)
+    return [(0, lambda: ctx.fleet.drop(host, abrupt=True)),  # its mains and battery both gone: the will fires
+            (240, lambda: ctx.fleet.restore(host))]  # repaired
+
+
+def _device_offline(ctx: SimContext) -> list[Step]:
+    gate = pick(ctx, "access_gate", "gate-y06", 6)
+    return [(0, lambda: ctx.fleet.drop(gate, abrupt=True)),  # the courtyard's switch was unplugged
+            (240, lambda: ctx.fleet.restore(gate))]  # plugged in again
+
+
+def _battery_low(ctx: SimContext) -> list[Step]:
+    button = pick(ctx, "elder_button", "eb-24-3-101", 2)
+    model = model_of(ctx, button, ElderButtonModel)
+
+    def old_cell_fails() -> None:
+        model.battery = min(model.battery, 21.0)
+        model.start_fast_drain(20.0, floor=15.0)  # the heartbeats read 21, 20, 19 ... and stay above critical
+
+    return [(0, old_cell_fails)]
+
+
+def _battery_critical(ctx: SimContext) -> list[Step]:
+    button = pick(ctx, "elder_button", "eb-05-2-602", 3)
+    model = model_of(ctx, button, ElderButtonModel)
+
+    def cell_collapses() -> None:
+        model.battery = 8.0  # a cold night: the next heartbeat reads 8 %
+        model.start_fast_drain(0.0, floor=8.0)
+
+    return [(0, cell_collapses)]
+
+
+def _device_tamper(ctx: SimContext) -> list[Step]:
+    gate = pick(ctx, "access_gate", "gate-y05", 5)
+    return [(0, send(ctx, gate, model_of(ctx, gate, AccessGateModel).tamper()))]
+
+
+def _device_fault(ctx: SimContext) -> list[Step]:
+    camera = pick(ctx, "face_camera", "face-y05", 3)
+    return [(0, send(ctx, camera, Message.telemetry("heartbeat", fault="E17 ir_led"))),
+            (120, send(ctx, camera, Message.telemetry("heartbeat", fault="E17 ir_led")))]  # same code: one alert
+
+
+def _device_flapping(ctx: SimContext) -> list[Step]:
+    gate = pick(ctx, "access_gate", "gate-y09", 8)
+    steps: list[Step] = []
+    for n in range(4):  # a loose network cable: four drops in four minutes
+        steps += [(60 * n, lambda: ctx.fleet.drop(gate, abrupt=True)), (60 * n + 30, lambda: ctx.fleet.restore(gate))]
     return steps
 
 
@@ -280,19 +324,32 @@ RULE_SCRIPTS: dict[str, RuleScript] = {
                    _elder_sos),
         RuleScript("elder-button-offline", "an elder button drops off the network (its will says offline)",
                    _elder_button_offline),
-        RuleScript("elder-button-low-battery",
-                   "a button's old cell (21 %) starts failing; a few minutes on, a heartbeat reads 19 %",
-                   _elder_button_low_battery),
         RuleScript("elder-welfare-check",
                    "heartbeats only, no press; two elders living alone go out (a face at the south gate, a card at "
                    "a courtyard gate): 48 h after they were last seen, every elder living alone is due a visit",
                    _elder_welfare_check),
+        RuleScript("fence-offline", "the south fence host drops off the network (its will says offline)",
+                   _fence_offline),
+        RuleScript("device-offline", "a courtyard gate drops off the network (its will says offline)",
+                   _device_offline),
+        RuleScript("battery-low",
+                   "a button's old cell (21 %) starts failing; a few minutes on, a heartbeat reads 19 %",
+                   _battery_low),
+        RuleScript("battery-critical", "a button's cell collapses on a cold night: the next heartbeat reads 8 %",
+                   _battery_critical),
+        RuleScript("device-tamper", "a courtyard gate's reader is pried open (also the patrol's gate-tamper)",
+                   _device_tamper, also_fires=("gate-tamper",)),
+        RuleScript("device-fault", "a courtyard camera reports fault E17 (IR LED), and again 2 min later",
+                   _device_fault),
+        RuleScript("device-flapping", "a gate with a loose cable drops and comes back four times in four minutes",
+                   _device_flapping, also_fires=("device-offline",)),
         RuleScript("gate-forced-open", "a courtyard gate is forced open", _gate_forced_open),
         RuleScript("gate-held-open", "a gate held open 40 s by a delivery (no alert), 3 min later propped open 90 s",
                    _gate_held_open),
         RuleScript("gate-denied-burst", "an expired card refused five times in 90 s at the south main gate",
                    _gate_denied_burst),
-        RuleScript("gate-tamper", "a courtyard gate's reader is tampered with", _gate_tamper),
+        RuleScript("gate-tamper", "a courtyard gate's reader is tampered with (also maintenance's device-tamper)",
+                   _gate_tamper, also_fires=("device-tamper",)),
         RuleScript("plate-blacklist",
                    "a blacklisted car drives in at the south entrance, turned away 5 min later (one alert, count 2)",
                    _plate_blacklist),

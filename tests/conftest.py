@@ -32,6 +32,7 @@ from tests.helpers import ApiServer, Publisher, clear_retained, make_site
 
 MQTT_URL = os.environ.get("ANJU_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 PG_URL = os.environ.get("ANJU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+VM_URL = os.environ.get("ANJU_TEST_VM_URL", "http://127.0.0.1:8428")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -53,12 +54,17 @@ def tcp_reachable(host: str, port: int) -> bool:
 # -- brokers ---------------------------------------------------------------------------------------
 
 
+def reachable_or_unavailable(url: str, default_port: int, what: str) -> str:
+    parts = urlsplit(url)
+    if not tcp_reachable(parts.hostname or "127.0.0.1", parts.port or default_port):
+        unavailable(what)
+    return url
+
+
 @pytest.fixture(scope="session")
 def mosquitto_url() -> str:
-    parts = urlsplit(MQTT_URL)
-    if not tcp_reachable(parts.hostname or "127.0.0.1", parts.port or 1883):
-        unavailable(f"no MQTT broker at {MQTT_URL} (start Mosquitto or set ANJU_TEST_MQTT_URL)")
-    return MQTT_URL
+    return reachable_or_unavailable(MQTT_URL, 1883,
+                                    f"no MQTT broker at {MQTT_URL} (start Mosquitto or set ANJU_TEST_MQTT_URL)")
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +127,13 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
 
 
+@pytest.fixture(scope="session")
+def vm_url() -> str:
+    """VictoriaMetrics (InfluxDB's /api/v2/write and line protocol): the InfluxDB reading store's real server."""
+    return reachable_or_unavailable(VM_URL, 8428,
+                                    f"no VictoriaMetrics at {VM_URL} (start it, see .ci/run, or set ANJU_TEST_VM_URL)")
+
+
 # -- gateways --------------------------------------------------------------------------------------
 
 
@@ -148,7 +161,7 @@ GatewayFactory = Callable[..., Gateway]
 
 
 def build_gateway(broker: str, db: str, site_file: Path, mqtt: dict, rules: bool | list[str] | RuleEngine = False,
-                  api: dict | None = None, **gateway: object) -> Gateway:
+                  api: dict | None = None, health: dict | None = None, **gateway: object) -> Gateway:
     """A gateway (not started) for tests: fast watchdog, the test's site file, optional rules."""
     url = broker.replace("mqtt://", "mqtt://anju-gateway@") if "@" not in broker else broker
     settings: Settings = load_settings(
@@ -157,6 +170,7 @@ def build_gateway(broker: str, db: str, site_file: Path, mqtt: dict, rules: bool
         site_file=str(site_file),
         gateway={"watchdog_interval": 0.1, **gateway},
         api=api or {},
+        health=health or {},
     )
     gw = Gateway(settings)
     if isinstance(rules, RuleEngine):
@@ -177,9 +191,10 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
     default_client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
 
     def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None,
-                rules: bool | list[str] | RuleEngine = False, api: dict | None = None, **gateway: object) -> Gateway:
+                rules: bool | list[str] | RuleEngine = False, api: dict | None = None, health: dict | None = None,
+                **gateway: object) -> Gateway:
         gw = build_gateway(broker, db, site_file, {"client_id": default_client_id, **(mqtt or {})}, rules, api,
-                           **gateway)
+                           health, **gateway)
         url, client_id = gw.settings.mqtt.url, gw.settings.mqtt.client_id
         sessions.add((url, client_id))
         if start:

@@ -31,6 +31,7 @@ from simulators import SCENARIO_NAMES, SimulationReport, run_simulation
 from simulators.rule_scenarios import (
     RESIDENT_PLATE,
     RULE_SCRIPTS,
+    RULES_SPACING_S,
     SCENARIO_WATCHLISTS,
     VISITOR_PLATE,
     night_ts_ms,
@@ -52,8 +53,14 @@ SEEN_ELDERS = {"eb-12-3-301": ("E12-3-301", "face-main-s"), "eb-02-1-102": ("E02
 EXPECTED: dict[str, tuple[str, set[str] | str]] = {
     "elder-sos": ("critical", {"eb-01-2-402"}),
     "elder-button-offline": ("major", {"eb-12-2-501"}),
-    "elder-button-low-battery": ("minor", {"eb-24-3-101"}),
     "elder-welfare-check": ("major", WATCHED_BUTTONS),
+    "fence-offline": ("major", {"fence-s"}),
+    "device-offline": ("minor", {"gate-y06"}),
+    "battery-low": ("minor", {"eb-24-3-101"}),
+    "battery-critical": ("major", {"eb-05-2-602"}),
+    "device-tamper": ("minor", {"gate-y05"}),
+    "device-fault": ("minor", {"face-y05"}),
+    "device-flapping": ("minor", {"gate-y09"}),
     "gate-forced-open": ("major", {"gate-y07"}),
     "gate-held-open": ("minor", {"gate-y03"}),
     "gate-denied-burst": ("major", {"gate-main-s"}),
@@ -66,7 +73,11 @@ EXPECTED: dict[str, tuple[str, set[str] | str]] = {
     "fence-power-loss": ("major", {"fence-e"}),
     "fence-alarm-then-capture": ("major", {"face-main-n"}),
 }
-ALSO_FIRES = {"fence-alarm-then-capture": {"fence-alarm"}}  # its fence intrusion is a fence alarm in itself
+ALSO_FIRES = {
+    "fence-alarm-then-capture": {"fence-alarm"},  # its fence intrusion is a fence alarm in itself
+    "device-tamper": {"gate-tamper"}, "gate-tamper": {"device-tamper"},  # the patrol's and maintenance's
+    "device-flapping": {"device-offline"},  # every drop is an offline alert too (merged)
+}
 
 
 def builtin_ids() -> list[str]:
@@ -86,7 +97,8 @@ def test_every_builtin_rule_has_a_scenario() -> None:
 def test_rules_scenario_plays_every_script_once() -> None:
     """The demo scenario sends what each single-rule scenario sends, shifted in time (scripts overlap)."""
     def steps(scenario: str) -> list[tuple[str, str, str]]:
-        return [(dev, channel, type_) for _, dev, channel, type_, _ in plan_scenario(scenario, 3600)
+        seconds = len(RULE_SCRIPTS) * RULES_SPACING_S + 900  # every script starts, and plays to its end
+        return [(dev, channel, type_) for _, dev, channel, type_, _ in plan_scenario(scenario, seconds)
                 if type_ != "heartbeat"]
 
     combined = steps("rules")
@@ -198,6 +210,12 @@ def check_details(rule: str, fired: list[Alert]) -> None:
         assert fired[0].count == 2  # the repeat press is counted into the open alert
     elif rule == "plate-blacklist":
         assert fired[0].count == 2  # seen driving in, and again driving out
+    elif rule == "device-fault":
+        assert fired[0].count == 1 and fired[0].evidence[0]["data"]["fault"] == "E17 ir_led"  # repeated: no change
+    elif rule == "device-flapping":
+        assert fired[0].evidence[0]["data"]["offline_count"] >= 4
+    elif rule == "battery-low":
+        assert fired[0].count == 1 and fired[0].evidence[0]["data"]["battery"] < 20  # once per crossing
     elif rule == "gate-held-open":
         assert [e["data"]["seconds"] for e in fired[0].evidence] == [90]  # 40 s is under the limit
     elif rule == "vehicle-overstay":

@@ -108,8 +108,8 @@ def test_low_battery_threshold_is_a_maintenance_alert(make_gateway: GatewayFacto
     try:
         pub.send("eb1", "elder_button", "telemetry", type="heartbeat", battery=55)
         pub.send("eb1", "elder_button", "telemetry", type="heartbeat", battery=12)
-        alert = wait_for(lambda: alerts_by_rule(gw).get("elder-button-low-battery"), what="low battery")
-        assert alert.audience == "maintenance" and alert.evidence[0]["reading"]["value"] == 12
+        alert = wait_for(lambda: alerts_by_rule(gw).get("battery-low"), what="low battery")
+        assert alert.audience == "maintenance" and alert.evidence[0]["data"] == {"battery": 12, "threshold": 20}
     finally:
         pub.close()
 

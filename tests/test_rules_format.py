@@ -588,7 +588,13 @@ def test_builtin_pack_loads_and_covers_the_spec() -> None:
         assert fence.when.event.matches("fence", "alarm", {"zone": "N1", "cause": cause}, {})
     assert not fence.when.event.matches("fence", "alarm", {"zone": "N1", "cause": "power_loss"}, {})
     assert rules["elder-button-offline"].audience == "maintenance"
-    assert rules["elder-button-low-battery"].condition == Threshold(kind="elder_button", metric="battery", below=20)
+    for rule, type_ in (("battery-low", "battery_low"), ("battery-critical", "battery_critical"),
+                        ("device-tamper", "device_tamper"), ("device-flapping", "device_flapping")):
+        assert rules[rule].audience == "maintenance"
+        assert rules[rule].when.event is not None and rules[rule].when.event.matches("fence", type_, {}, {})
+    fault = rules["device-fault"].when.event
+    assert fault is not None and fault.matches("face_camera", "device_fault", {"fault": "E17"}, {})
+    assert not fault.matches("face_camera", "device_fault", {"fault": None, "previous": "E17"}, {})
     welfare = rules["elder-welfare-check"].condition
     assert isinstance(welfare, Absence) and welfare.for_ == timedelta(hours=48)
     assert not welfare.event.matches("elder_button", "heartbeat", {"battery": 80}, {})

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CONFIG = """\
@@ -34,7 +35,47 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class ManagedMosquitto:
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class ManagedProcess:
+    """A server a benchmark or test owns: spawned, waited for until it answers, stopped."""
+
+    name = "server"
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, args: list[str], ready: Callable[[], bool], timeout: float) -> None:
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"{self.name} exited at start: {err}")
+            if ready():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not answer on port {self.port} within {timeout}s")
+
+    def stop(self, kill: bool = False) -> None:
+        """SIGTERM (a graceful stop) or SIGKILL."""
+        if self.process is not None and self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            self.process.wait(timeout=20)
+        self.process = None
+
+
+class ManagedMosquitto(ManagedProcess):
+    name = "mosquitto"
+
     def __init__(self, port: int | None = None, persistence: bool = False, max_inflight: int = 1000) -> None:
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.port = port or free_port()
@@ -55,28 +96,7 @@ class ManagedMosquitto:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(CONFIG.format(port=self.port, workdir=self.workdir, max_inflight=self.max_inflight,
                                       persistence="true" if self.persistence else "false"))
-        self.process = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"mosquitto exited at start: {err}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen on port {self.port} within {timeout}s")
-
-    def stop(self, kill: bool = False) -> None:
-        if self.process is not None and self.process.poll() is None:
-            if kill:
-                self.process.kill()
-            else:
-                self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
+        self._spawn([self.binary, "-c", str(conf)], lambda: listening(self.port), timeout)
 
     def __enter__(self) -> ManagedMosquitto:
         self.start()

@@ -200,6 +200,9 @@ class Alert(Base):
     """When the next escalation (open) or reminder (acknowledged SOS) is due; None when nothing is."""
     silenced_by: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     """The silence that muted this alert when it was raised: recorded, not notified, not escalated."""
+    parent_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), index=True)
+    """The grouped alert (a site or segment outage) this one is folded under: recorded, not announced, not
+    escalated; resolved with its parent."""
 
 
 class AlertHistory(Base):

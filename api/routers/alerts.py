@@ -52,11 +52,14 @@ class AlertOut(BaseModel):
     resolution_note: str | None
     evidence: Any = Field(description="the triggering event(s), payloads with images replaced by their size")
     silenced_by: int | None
+    parent_id: int | None = Field(default=None, description="the grouped alert (a site or segment outage) this one "
+                                                             "is folded under: recorded, not announced")
 
 
 class HistoryStep(BaseModel):
     at: datetime
-    action: str = Field(description="created, notified, skipped, repeated, escalated, reminded, acknowledged, resolved")
+    action: str = Field(description="created, notified, skipped, repeated, escalated, reminded, acknowledged, "
+                                    "resolved, folded")
     by: str | None
     level: int
     note: str | None

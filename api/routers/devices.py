@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, Grid, Reading, Site
+from anju.db.models import Device, Grid, Site
 from anju.siteconfig import ID_PATTERN, DeviceConfig
 from anju.timeutil import utcnow
 from api.auth import Permission, Principal
@@ -21,12 +21,12 @@ from api.stream import forward
 from api.visibility import can_see_device, device_filter
 from devices import DRIVERS
 from gateway.registry import register_device
+from gateway.timeseries import MAX_POINTS
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 Reader = Annotated[Principal, Depends(require(Permission.DEVICES_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.DEVICES_WRITE))]
 DeviceId = Annotated[str, Path(pattern=ID_PATTERN)]
-MAX_POINTS = 5000
 
 
 class DeviceOut(BaseModel):
@@ -232,42 +232,29 @@ def delete_device(device_id: DeviceId, svc: Svc, session: DB, who: Writer) -> No
 
 @router.get("/{device_id}/readings", response_model=Readings, responses=errors(404, 422))
 def readings(
-    device_id: DeviceId, session: DB, _who: Annotated[Principal, Depends(require(Permission.READINGS_READ))],
+    device_id: DeviceId, svc: Svc, session: DB,
+    _who: Annotated[Principal, Depends(require(Permission.READINGS_READ))],
     metric: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     step: Annotated[int | None, Query(ge=1, le=31 * 86400, description="average into buckets of this many "
                                                                         "seconds (per zone)")] = None,
 ) -> Readings:
-    """Stored telemetry, oldest first (default: the last 24 hours)."""
-    row = session.get(Device, device_id)
-    if row is None:
+    """Stored telemetry, oldest first (default: the last 24 hours), from the configured reading store.
+
+    Raw: the first 5000 points of the range; with `step`: the mean per bucket and zone, the latest 5000 buckets.
+    """
+    if session.get(Device, device_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id}")
     until = _aware(until) or utcnow()
     since = _aware(since) or until - timedelta(days=1)
-    stmt = (select(Reading.ts, Reading.value, Reading.zone)
-            .where(Reading.device_id == device_id, Reading.ts >= since, Reading.ts <= until)
-            .order_by(Reading.ts).limit(200_000 if step else MAX_POINTS))
-    if metric is not None:
-        stmt = stmt.where(Reading.metric == metric)
-    rows = session.execute(stmt).all()
-    points = [Point(ts=ts, value=value, zone=zone) for ts, value, zone in rows]
-    if step:
-        points = _downsample(points, step)[-MAX_POINTS:]
-    return Readings(device_id=device_id, metric=metric, step=step, points=points)
+    found = svc.gateway.readings.read(device_id, metric, since, until, step, MAX_POINTS)
+    return Readings(device_id=device_id, metric=metric, step=step,
+                    points=[Point(ts=p.ts, value=p.value, zone=p.zone) for p in found])
 
 
 def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-def _downsample(points: list[Point], step: int) -> list[Point]:
-    """The mean per `step`-second bucket and zone, stamped at the bucket's start."""
-    buckets: dict[tuple[int, str | None], list[float]] = {}
-    for p in points:
-        buckets.setdefault((int(p.ts.timestamp()) // step, p.zone), []).append(p.value)
-    return [Point(ts=datetime.fromtimestamp(b * step, UTC), value=sum(v) / len(v), zone=zone)
-            for (b, zone), v in sorted(buckets.items(), key=lambda item: (item[0][0], item[0][1] or ""))]
 
 
 @router.websocket("/{device_id}/messages/stream")

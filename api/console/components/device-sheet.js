@@ -15,7 +15,8 @@ function metricsFor(device) {
   return out;
 }
 
-export function openDeviceSheet(host, device, { onClose } = {}) {
+// `extra(device)`: more sections for the view that opens the sheet (maintenance: availability).
+export function openDeviceSheet(host, device, { onClose, extra } = {}) {
   let range = '24h';
   let current = device;
   const body = h('div', { class: 'sheet-body' });
@@ -32,7 +33,8 @@ export function openDeviceSheet(host, device, { onClose } = {}) {
     return b;
   }));
   const charts = h('div', { class: 'charts', testid: 'device-charts' });
-  replace(body, info, h('div', { class: 'section-head' }, h('h3', {}, t('chart.telemetry')), rangeBar), charts);
+  replace(body, info, extra ? extra(device) : null,
+    h('div', { class: 'section-head' }, h('h3', {}, t('chart.telemetry')), rangeBar), charts);
   const panel = h('div', { class: 'sheet-panel', role: 'dialog', 'aria-modal': 'true', testid: 'device-sheet' },
     h('div', { class: 'sheet-head' }, title, close), body);
   const sheet = h('div', { class: 'sheet' }, panel);

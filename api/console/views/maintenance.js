@@ -4,7 +4,7 @@ import { h, replace } from '../dom.js';
 import { t, label } from '../i18n.js';
 import { api, asList } from '../api.js';
 import { putDevices } from '../store.js';
-import { relTimeEl } from '../fmt.js';
+import { relTimeEl, absTime, isoAgo } from '../fmt.js';
 import { mountAlertList } from '../components/alert-list.js';
 import { openDeviceSheet, onlineKey } from '../components/device-sheet.js';
 
@@ -12,6 +12,33 @@ const REFRESH_MS = 10000;
 // data-online mirrors the API's online field: true / false / null → unknown.
 const ONLINE_ATTR = { online: 'true', offline: 'false', unknown: 'unknown' };
 const LOW_BATTERY = 20;
+const AVAIL_MS = 7 * 86400000;
+const AVAIL_REFRESH_MS = 60000;
+
+const pct = (v) => (typeof v === 'number' ? `${v.toFixed(v >= 99.95 || v === 0 ? 0 : 2)}%` : '—');
+
+function duration(seconds) {
+  const s = Math.round(seconds);
+  if (s < 90) return `${s}s`;
+  if (s < 5400) return `${Math.round(s / 60)}m`;
+  return `${(s / 3600).toFixed(1)}h`;
+}
+
+// One device's availability, for its sheet: uptime and the latest outages.
+function deviceAvailability(device) {
+  const box = h('div', { class: 'availability', testid: 'device-availability' }, h('div', { class: 'muted' }, t('common.loading')));
+  const since = isoAgo(AVAIL_MS);
+  api(`/devices/${encodeURIComponent(device.id)}/availability`, { query: { since }, quiet: true }).then((data) => {
+    const outages = Array.isArray(data && data.outages) ? data.outages : [];
+    replace(box,
+      h('h3', {}, t('avail.title')),
+      h('div', { testid: 'device-uptime', 'data-uptime': data && data.uptime_pct !== null ? String(data.uptime_pct) : '' },
+        t('avail.summary', { pct: pct(data && data.uptime_pct), n: outages.length })),
+      outages.length ? h('ul', { class: 'outages' }, outages.slice(-5).reverse().map((o) => h('li', { testid: 'device-outage' },
+        `${absTime(o.start)} · ${duration(o.seconds)}${o.end ? '' : ` (${t('avail.ongoing')})`}`))) : null);
+  }).catch((err) => replace(box, h('div', { class: 'error-box' }, err.message)));
+  return box;
+}
 
 const FLAGS = {
   online: (d) => onlineKey(d) === 'online',
@@ -42,6 +69,13 @@ export function mount(root, { stream, focusAlert }) {
       h('th', {}, t('device.battery')), h('th', {}, t('device.flags')))),
     tbody);
   const alertsBox = h('section', { class: 'panel' });
+  const availBody = h('tbody', {});
+  const availBox = h('section', { class: 'panel', testid: 'availability-panel' },
+    h('h2', {}, t('avail.title')),
+    h('table', { class: 'table', testid: 'availability-table' },
+      h('thead', {}, h('tr', {}, h('th', {}, t('avail.kind')), h('th', {}, t('avail.devices')),
+        h('th', {}, t('avail.uptime')), h('th', {}, t('avail.outages')))),
+      availBody));
 
   replace(root,
     h('div', { class: 'view-head' }, h('h1', {}, t('nav.maintenance')), updated),
@@ -50,7 +84,8 @@ export function mount(root, { stream, focusAlert }) {
       h('section', { class: 'panel' },
         h('div', { class: 'filters' }, kindSel, gridSel, stateSel, search),
         h('div', { class: 'table-wrap' }, table)),
-      alertsBox));
+      alertsBox),
+    availBox);
 
   kindSel.addEventListener('change', () => { filter.kind = kindSel.value; renderTable(); });
   gridSel.addEventListener('change', () => { filter.grid = gridSel.value; renderTable(); });
@@ -120,7 +155,7 @@ export function mount(root, { stream, focusAlert }) {
         d.fault ? h('span', { class: 'badge bad', testid: 'flag-fault', title: String(d.fault) }, `${t('health.fault')}: ${d.fault}`) : null)));
     const open = () => {
       if (sheet) sheet.close();
-      sheet = openDeviceSheet(root, d, { onClose: () => { sheet = null; } });
+      sheet = openDeviceSheet(root, d, { onClose: () => { sheet = null; }, extra: deviceAvailability });
     };
     tr.addEventListener('click', open);
     tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') open(); });
@@ -143,6 +178,20 @@ export function mount(root, { stream, focusAlert }) {
     }
   }
 
+  async function loadAvailability() {
+    try {
+      const data = await api('/availability', { query: { since: isoAgo(AVAIL_MS) }, quiet: true });
+      if (stopped) return;
+      const kinds = Array.isArray(data && data.kinds) ? data.kinds : [];
+      replace(availBody, kinds.length ? kinds.map((k) => h('tr', { testid: 'availability-row', 'data-kind': k.kind, 'data-uptime': k.uptime_pct === null ? '' : String(k.uptime_pct) },
+        h('td', {}, label('kind', k.kind)), h('td', {}, String(k.devices)), h('td', {}, pct(k.uptime_pct)),
+        h('td', {}, String(k.outages))))
+        : h('tr', {}, h('td', { colspan: '4', class: 'empty' }, t('avail.none'))));
+    } catch (err) {
+      replace(availBody, h('tr', {}, h('td', { colspan: '4', class: 'error-box' }, err.message)));
+    }
+  }
+
   // An alert about a device usually means its health just changed.
   let soon = null;
   const offChange = stream.on('change', (msg) => {
@@ -152,13 +201,16 @@ export function mount(root, { stream, focusAlert }) {
     }
   });
   const timer = setInterval(() => load(true), REFRESH_MS);
+  const availTimer = setInterval(loadAvailability, AVAIL_REFRESH_MS);
   const offAlerts = mountAlertList(alertsBox, { stream, audience: 'maintenance', title: t('alerts.maintenance'), focus: focusAlert });
   render();
   load();
+  loadAvailability();
 
   return () => {
     stopped = true;
     clearInterval(timer);
+    clearInterval(availTimer);
     clearTimeout(soon);
     offChange();
     offAlerts();
