@@ -60,6 +60,8 @@ class _HealthDelta:
     tamper: bool | None = None
     fault: str | None = None
     fault_set: bool = False
+    readings: dict[str, float] | None = None
+    """The latest telemetry's values, `metric` or `metric:zone` → value (None: no telemetry in this batch)."""
 
 
 class Pipeline:
@@ -225,6 +227,8 @@ class Pipeline:
                 if info.online is not True:
                     came_online.append((info, raw.received_at))
             delta.seen = max(delta.seen, raw.received_at)
+            if meaning.readings and msg.topic.channel == "telemetry":
+                delta.readings = {(f"{r.metric}:{r.zone}" if r.zone else r.metric): r.value for r in meaning.readings}
             h = meaning.health
             if h.battery is not None:
                 delta.battery = h.battery
@@ -242,7 +246,7 @@ class Pipeline:
         result.readings.extend(self.readings.stage(session, reading_rows))
         store.update_health(session, [
             {"b_id": dev, "b_seen": d.seen, "b_battery": d.battery, "b_tamper": d.tamper,
-             "b_fault_set": d.fault_set, "b_fault": d.fault}
+             "b_fault_set": d.fault_set, "b_fault": d.fault, "b_readings": d.readings}
             for dev, (_info, d) in health.items()
         ])
         for info, at in came_online:

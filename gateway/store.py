@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, update
+from sqlalchemy import JSON, bindparam, case, delete, func, insert, update
 from sqlalchemy.orm import Session
 
 from anju.db.engine import upsert_insert
@@ -58,12 +58,13 @@ _HEALTH_UPDATE = (
         battery=func.coalesce(bindparam("b_battery"), Device.battery),
         tamper=func.coalesce(bindparam("b_tamper"), Device.tamper),
         fault=case((bindparam("b_fault_set"), bindparam("b_fault")), else_=Device.fault),
+        readings=func.coalesce(bindparam("b_readings", type_=JSON(none_as_null=True)), Device.readings),
     )
 )
 
 
 def update_health(session: Session, rows: list[dict[str, Any]]) -> None:
-    """rows: b_id, b_seen, b_battery, b_tamper, b_fault_set, b_fault (None = unchanged)."""
+    """rows: b_id, b_seen, b_battery, b_tamper, b_fault_set, b_fault, b_readings (None = unchanged)."""
     if rows:
         session.connection().execute(_HEALTH_UPDATE, rows)
 

@@ -133,6 +133,7 @@ def test_maintenance_sees_a_simulated_device_go_offline(community: ApiServer, br
                                .json(), timeout=30, what="a simulated button going offline")[0]["id"]
         row = page.locator(f"[data-testid=device-row][data-device-id='{dropped}'][data-online=false]")
         row.wait_for(timeout=20_000)
+        page.get_by_test_id("device-voltages").first.wait_for(timeout=20_000)  # fence zones' latest voltage
         shoot(page, "maintenance")
     finally:
         stop()

@@ -36,6 +36,14 @@ def test_event_reaches_registry_and_store(make_gateway: GatewayFactory, broker_u
         zones = dict(s.execute(select(Reading.zone, Reading.value).where(Reading.device_id == "fence1")).all())
         assert zones == {"Z1": 8.2, "Z2": 0.4}
         assert count_events(s, device_id="eb1", type="device_online") == 1
+        # Health at a glance: the latest telemetry's values on the device itself; an event leaves them alone.
+        assert s.get(Device, "fence1").readings == {"voltage_kv:Z1": 8.2, "voltage_kv:Z2": 0.4}
+        assert eb1.readings == {"battery": 64}
+    publisher.send("fence1", "fence", "event", type="restore", zone="Z2")
+    publisher.send("fence1", "fence", "telemetry", type="heartbeat", voltage_kv={"Z1": 8.1, "Z2": 8.3})
+    with gw.sessions() as s:
+        wait_for(lambda: s.get(Device, "fence1", populate_existing=True).readings.get("voltage_kv:Z2") == 8.3,
+                 what="the newest voltages")
 
 
 def test_message_published_while_gateway_down_is_processed_after_restart(

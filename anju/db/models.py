@@ -95,6 +95,9 @@ class Device(Base):
     battery: Mapped[float | None] = mapped_column(Float)
     tamper: Mapped[bool] = mapped_column(Boolean, default=False)
     fault: Mapped[str | None] = mapped_column(String(200))
+    readings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The values of the device's latest telemetry, `metric` or `metric:zone` → value (a fence's voltage per
+    zone, a button's battery): health at a glance without querying the time series."""
 
 
 class Event(Base):

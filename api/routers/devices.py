@@ -47,6 +47,8 @@ class DeviceOut(BaseModel):
     battery: float | None
     tamper: bool
     fault: str | None
+    readings: dict[str, float] = Field(default_factory=dict, description="the values of the latest telemetry: "
+                                       "`metric` or `metric:zone` → value, e.g. a fence's `voltage_kv:E1`")
 
 
 class DeviceIn(BaseModel):
@@ -96,7 +98,7 @@ def device_out(row: Device) -> DeviceOut:
     return DeviceOut(id=row.id, site=row.site_id, kind=row.kind, grid=row.grid_id, zone=row.zone, name=row.name,
                      location=row.location or {}, attributes=row.attributes or {}, registered_at=row.registered_at,
                      online=row.online, online_changed_at=row.online_changed_at, last_seen=row.last_seen,
-                     battery=row.battery, tamper=row.tamper, fault=row.fault)
+                     battery=row.battery, tamper=row.tamper, fault=row.fault, readings=row.readings or {})
 
 
 def _visible(session: Session, who: Principal, device_id: str) -> Device:

@@ -9,6 +9,7 @@ import { mountAlertList } from '../components/alert-list.js';
 import { openDeviceSheet, onlineKey } from '../components/device-sheet.js';
 
 const REFRESH_MS = 10000;
+const LOW_KV = 5; // a pulse fence well under its 8-10 kV is cut, shorted or unpowered
 // data-online mirrors the API's online field: true / false / null → unknown.
 const ONLINE_ATTR = { online: 'true', offline: 'false', unknown: 'unknown' };
 const LOW_BATTERY = 20;
@@ -134,6 +135,15 @@ export function mount(root, { stream, focusAlert }) {
     replace(tbody, shown.length ? shown.map(row) : h('tr', {}, h('td', { colspan: '4', class: 'empty', testid: 'device-empty' }, loadedAt ? t('device.empty') : t('common.loading'))));
   }
 
+  // A fence's latest voltage per zone (`voltage_kv:E1` in the device's readings): a dead zone shows at a glance.
+  function voltages(d) {
+    const zones = Object.entries(d.readings || {}).filter(([k]) => k.startsWith('voltage_kv:'));
+    if (!zones.length) return null;
+    return h('div', { class: 'small', testid: 'device-voltages' },
+      zones.map(([k, v]) => h('span', { class: ['badge', v < LOW_KV ? 'bad' : ''], 'data-zone': k.slice(11) },
+        `${k.slice(11)} ${Number(v).toFixed(1)}kV`)));
+  }
+
   function row(d) {
     const state = onlineKey(d);
     const battery = typeof d.battery === 'number'
@@ -147,7 +157,8 @@ export function mount(root, { stream, focusAlert }) {
           h('span', { class: `dot ${state}`, title: label('online', state), 'aria-label': label('online', state) }),
           h('div', {},
             h('div', { class: 'device-title' }, d.name || d.id),
-            h('div', { class: 'muted small' }, [d.id, label('kind', d.kind), d.grid, d.zone].filter(Boolean).join(' · '))))),
+            h('div', { class: 'muted small' }, [d.id, label('kind', d.kind), d.grid, d.zone].filter(Boolean).join(' · ')),
+            voltages(d)))),
       h('td', {}, relTimeEl(d.last_seen)),
       h('td', {}, battery),
       h('td', {}, h('div', { class: 'flags-box' },
