@@ -144,13 +144,15 @@ def bench_ingest(
     rate: Annotated[float, typer.Option(help="offered messages per second (high = as fast as possible)")] = 100_000,
     duration: Annotated[float, typer.Option(help="seconds of traffic")] = 15.0,
     db: Annotated[str | None, typer.Option(help="database URL (default: a fresh SQLite file)")] = None,
+    influx_url: Annotated[str | None, typer.Option(help="send readings to this InfluxDB (or VictoriaMetrics) "
+                                                        "instead of the SQL store")] = None,
     out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
 ) -> None:
     """Gateway end-to-end processed rate vs. a bare paho subscriber on the same traffic (target >= 0.7x)."""
     from anju.bench.ingest import run_ingest_bench
 
     _logging("WARNING")
-    result = run_ingest_bench(broker, devices, rate, duration, db, out)
+    result = run_ingest_bench(broker, devices, rate, duration, db, out, influx_url)
     typer.echo(result.summary())
 
 

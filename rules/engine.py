@@ -327,23 +327,46 @@ class RuleEngine:
         return self._spec(rule, obs, [self._stored_evidence(e) for e in recent[-5:]])
 
     def _correlation(self, session: Session, rule: Rule, cond: Correlation, obs: Observation) -> AlertSpec | None:
-        """`then` now, and a `first` with the same group earlier within the window (looked up in stored events)."""
-        if obs.event_id is None or not cond.then.matches(obs.device.kind, obs.type, obs.data, self.watchlists):
+        """`first` then `then` within the window, same group, in event time (looked up in stored events).
+
+        Usually `then` arrives last and finds its `first`. Devices publish on their own connections, so a
+        `first` can also arrive after its `then` (a fence host's alarm delayed behind a camera's capture):
+        then the `first` looks forward for a `then` that happened after it. Each pair fires once, on
+        whichever of its two events arrives last.
+        """
+        if obs.event_id is None:
             return None
-        group = self._group(cond.same, rule, obs.device, obs.data)
-        firsts = [e for e in self._recent(session, obs, cond.first, cond.within)
-                  if e[0].id != obs.event_id and self._group(cond.same, rule, e[1], e[0].data) == group]
-        if not firsts:
-            return None
-        return self._spec(rule, obs, [self._stored_evidence(firsts[-1]), self._evidence(obs)])
+        kind, data = obs.device.kind, obs.data
+        group = self._group(cond.same, rule, obs.device, data)
+
+        def same_group(found: list[tuple[Event, DeviceInfo]]) -> list[tuple[Event, DeviceInfo]]:
+            return [e for e in found if e[0].id != obs.event_id and self._group(cond.same, rule, e[1], e[0].data)
+                    == group]
+
+        if cond.then.matches(kind, obs.type, data, self.watchlists):
+            firsts = same_group(self._events(session, obs.device.site, cond.first, obs.ts - cond.within, obs.ts))
+            if firsts:
+                return self._spec(rule, obs, [self._stored_evidence(firsts[-1]), self._evidence(obs)])
+        if cond.first.matches(kind, obs.type, data, self.watchlists):
+            thens = same_group(self._events(session, obs.device.site, cond.then, obs.ts, obs.ts + cond.within,
+                                            after=True))
+            if thens:
+                return self._spec(rule, obs, [self._evidence(obs), self._stored_evidence(thens[0])])
+        return None
 
     def _recent(self, session: Session, obs: Observation, match: EventMatch,
                 within: timedelta) -> list[tuple[Event, DeviceInfo]]:
         """Stored events of the site matching `match` in (ts - within, ts], oldest first, with their device."""
+        return self._events(session, obs.device.site, match, obs.ts - within, obs.ts)
+
+    def _events(self, session: Session, site: str, match: EventMatch, start: datetime, end: datetime,
+                after: bool = False) -> list[tuple[Event, DeviceInfo]]:
+        """Stored events of `site` matching `match` in (start, end] (with `after`: [start, end)), oldest first."""
+        in_window = ((Event.ts >= start) & (Event.ts < end)) if after else ((Event.ts > start) & (Event.ts <= end))
         stmt = (
             select(Event, Device)
             .join(Device, Device.id == Event.device_id)
-            .where(Event.site_id == obs.device.site, Event.ts > obs.ts - within, Event.ts <= obs.ts)
+            .where(Event.site_id == site, in_window)
             .order_by(Event.ts, Event.id)
             .limit(RECENT_LIMIT)
         )

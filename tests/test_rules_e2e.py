@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from anju.db.models import Alert, Event
 from rules.engine import RuleEngine
@@ -99,6 +101,27 @@ def test_fence_alarm_then_capture_in_the_same_grid_is_correlated(
         assert kinds == ["alarm", "face"] and alert.count == 1
     finally:
         pub.close()
+
+
+def test_correlation_follows_event_time_when_the_first_event_arrives_last(
+        make_gateway: GatewayFactory, mosquitto_url: str, sqlite_url: str, site_id: str) -> None:
+    """A fence host's alarm delayed behind a camera's capture (separate connections) still correlates, once."""
+    gw = make_gateway(mosquitto_url, sqlite_url, rules=True)
+    pub = Publisher(mosquitto_url, site_id)
+    alarm_at = int(time.time() * 1000) - 60_000
+    try:
+        pub.send("face1", "face_camera", "event", type="face", person_id="R01001", similarity=0.9, ts=alarm_at + 20_000)
+        wait_for(lambda: count_of(gw, "face") == 1, what="the capture stored first")
+        pub.send("fence1", "fence", "event", type="alarm", zone="Z1", cause="intrusion", ts=alarm_at)
+        alert = wait_for(lambda: alerts_by_rule(gw).get("fence-alarm-then-capture"), what="the late correlation")
+        assert [e["type"] for e in alert.evidence[0]["events"]] == ["alarm", "face"] and alert.count == 1
+    finally:
+        pub.close()
+
+
+def count_of(gw: object, event_type: str) -> int:
+    with gw.sessions() as s:  # type: ignore[attr-defined]
+        return s.scalar(select(func.count()).select_from(Event).where(Event.type == event_type)) or 0
 
 
 def test_low_battery_threshold_is_a_maintenance_alert(make_gateway: GatewayFactory, mosquitto_url: str,

@@ -104,7 +104,8 @@ def _bare_subscriber(url: str, counter: _Counter, dropped: dict[str, int]) -> mq
 
 
 def run_ingest_bench(broker_url: str | None, devices: int, rate: float, duration: float, db_url: str | None,
-                     out: Path | None = None) -> IngestResult:
+                     out: Path | None = None, influx_url: str | None = None) -> IngestResult:
+    """`influx_url`: readings go to InfluxDB (or VictoriaMetrics) through the on-disk buffer instead of SQL."""
     from simulators.load import synthetic_devices
     from simulators.runner import run_simulation
 
@@ -122,8 +123,10 @@ def run_ingest_bench(broker_url: str | None, devices: int, rate: float, duration
     db_url = db_url or f"sqlite:///{workdir / 'bench.db'}"
     client_id = f"anju-bench-{uuid.uuid4().hex[:6]}"
     gateway_url = broker_url if "@" in broker_url else broker_url.replace("://", "://anju-bench@", 1)
+    timeseries = ({"backend": "influxdb", "url": influx_url, "buffer_dir": str(workdir / "buffer")}
+                  if influx_url else {})
     settings = load_settings(mqtt={"url": gateway_url, "client_id": client_id}, db={"url": db_url},
-                             site_file=str(site_file))
+                             site_file=str(site_file), timeseries=timeseries)
     gateway = Gateway(settings)
     bare_count = _Counter()
     dropped: dict[str, int] = {}
