@@ -38,6 +38,10 @@ def site_file(tmp_path: Path, site_id: str) -> Path:
     community["sites"].append({"id": f"{site_id}o", "name": "断网社区", "grids": [{"id": f"{site_id}o-g", "name": "g"}],
                                "devices": [{"id": f"{site_id}-{d}", "kind": k, "grid": f"{site_id}o-g"}
                                            for d, k in OUTAGE_DEVICES]})
+    community["sites"].append({"id": f"{site_id}s", "name": "分段社区", "grids": [{"id": f"{site_id}s-g", "name": "g"}],
+                               "devices": [{"id": f"{site_id}-{seg}{i}", "kind": "access_gate", "grid": f"{site_id}s-g",
+                                            "attributes": {"segment": seg}}
+                                           for seg in ("east", "west") for i in range(4)]})
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(community, allow_unicode=True), encoding="utf-8")
     return path
@@ -51,7 +55,7 @@ def devices(mosquitto_url: str, site_id: str) -> Iterator[dict[str, SimulatedDev
     for dev in made.values():
         if not dev.dropped:
             dev.close(timeout=1)
-    for site in (site_id, f"{site_id}o"):
+    for site in (site_id, f"{site_id}o", f"{site_id}s"):
         clear_retained(mosquitto_url, site)
 
 
@@ -222,6 +226,28 @@ def test_whole_site_dark_is_one_grouped_alert_and_recovery_closes_it(
         assert not [m for m in topic.json() if m["rule"] != "site-outage" and m["action"] != "created"]
     finally:
         topic.close()
+
+
+def test_a_dark_network_segment_is_grouped_on_its_own(
+        make_gateway: GatewayFactory, mosquitto_url: str, sqlite_url: str, site_id: str,
+        devices: dict[str, SimulatedDevice]) -> None:
+    """A segment's switch dies: its devices are one outage; the rest of the site is untouched."""
+    site = f"{site_id}s"
+    gw = make_gateway(mosquitto_url, sqlite_url, rules=True)
+    fleet = {seg: [sim(devices, mosquitto_url, site, "access_gate", f"{site_id}-{seg}{i}") for i in range(4)]
+             for seg in ("east", "west")}
+    for dev in fleet["east"] + fleet["west"]:
+        dev.publish_telemetry()
+    wait_for(lambda: all(device(gw, d.device_id).online for d in fleet["east"] + fleet["west"]), what="online")
+    for dev in fleet["east"]:
+        dev.go_offline(abrupt=True)
+    (outage,) = wait_for(lambda: alerts(gw, "site-outage"), timeout=30, what="the segment's grouped alert")
+    east = {d.device_id for d in fleet["east"]}
+    assert outage.evidence[0]["segment"] == "east" and set(outage.evidence[0]["devices"]) == east
+    wait_for(lambda: {a.device_id for a in alerts(gw) if a.parent_id == outage.id} == east,
+             what="the segment's offline alerts folded")
+    assert all(device(gw, d.device_id).online for d in fleet["west"])
+    assert not [a for a in alerts(gw) if a.device_id in {d.device_id for d in fleet["west"]}]
 
 
 def test_availability_of_a_device_offline_for_a_known_span(mosquitto_url: str, sqlite_url: str, site_file: Path,
