@@ -35,6 +35,7 @@ POLL_SECONDS = 0.5
 """How often the journal is read when nothing in this process woke the tailer (changes by other processes)."""
 GAP_WAIT_SECONDS = 2.0
 """A missing id may belong to a transaction that has not committed yet; after this long it was rolled back."""
+GAP_RECHECK_SECONDS = 0.02
 CLIENT_QUEUE = 1000
 REPLAY_LIMIT = 5000
 
@@ -112,8 +113,10 @@ class AlertStreamHub:
     async def _run(self) -> None:
         assert self._wake is not None
         while True:
+            # Behind a gap, look again soon (the missing id is usually a commit a few ms away), not at once.
+            wait = GAP_RECHECK_SECONDS if self._gap_since is not None else POLL_SECONDS
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             try:
                 rows = await asyncio.to_thread(self._read_new)
@@ -139,8 +142,6 @@ class AlertStreamHub:
             self._gap_since = None
             self.last_seq = row.id
             ready.append(row)
-        if self._gap_since is not None and self._wake is not None:
-            self.wake()  # look again soon rather than at the next poll
         return ready
 
     def _dispatch(self, frame: dict[str, Any]) -> None:
