@@ -44,7 +44,20 @@ def serve(
 
     settings = load_settings(config)
     _logging(settings.log_level)
+    _log_driver_errors()
     run_server(settings)
+
+
+def _log_driver_errors() -> None:
+    """Third-party drivers that could not be loaded (each was skipped; everything else runs): one line each."""
+    import logging
+
+    from devices import DRIVERS, driver_errors
+
+    log = logging.getLogger("anju.devices")
+    log.info("device drivers: %s", ", ".join(sorted(DRIVERS)))
+    for error in driver_errors:
+        log.error("%s", error)
 
 
 @app.command()

@@ -1,6 +1,9 @@
 """Device drivers: one module per kind, all behind `devices.base.DeviceDriver`.
 
-`DRIVERS` maps a kind (the `{kind}` segment of a topic) to its driver instance.
+`DRIVERS` maps a kind (the `{kind}` segment of a topic) to its driver instance:
+the built-in drivers plus those installed packages declare in the `anju.devices`
+entry-point group (`devices.registry`, docs/integrators.md). Drivers that could
+not be loaded are in `driver_errors`, each with its package, entry point and reason.
 """
 
 from __future__ import annotations
@@ -11,15 +14,40 @@ from devices.elder_button import ElderButton
 from devices.face_camera import FaceCamera
 from devices.fence import Fence
 from devices.plate_camera import PlateCamera
+from devices.registry import ENTRY_POINT_GROUP, DriverError, discover
 
 BUILTIN_DRIVERS: tuple[type[DeviceDriver], ...] = (ElderButton, AccessGate, PlateCamera, FaceCamera, Fence)
 
-DRIVERS: dict[str, DeviceDriver] = {cls.kind: cls() for cls in BUILTIN_DRIVERS}
-KINDS: tuple[str, ...] = tuple(DRIVERS)
+DRIVERS: dict[str, DeviceDriver] = {}
+driver_errors: list[DriverError] = []
+KINDS: tuple[str, ...] = ()
+
+
+def reload_drivers() -> list[DriverError]:
+    """(Re)discover the drivers, updating `DRIVERS`, `KINDS` and `driver_errors` in place; returns the errors.
+
+    Runs once at import; call it again after installing a driver package into a running
+    interpreter (the tests do). Modules that did `from devices import DRIVERS` see the change.
+    """
+    global KINDS
+    found, errors = discover(BUILTIN_DRIVERS, ENTRY_POINT_GROUP)
+    DRIVERS.clear()
+    DRIVERS.update(found)
+    driver_errors[:] = errors
+    KINDS = tuple(DRIVERS)
+    return list(errors)
 
 
 def get_driver(kind: str) -> DeviceDriver | None:
     return DRIVERS.get(kind)
 
 
-__all__ = ["BUILTIN_DRIVERS", "DRIVERS", "KINDS", "DeviceDriver", "get_driver"]
+def canonical_kinds() -> list[str]:
+    """The kinds devices are registered, matched by rules and shown as: vendor drivers map to these."""
+    return sorted({driver.canonical for driver in DRIVERS.values()})
+
+
+reload_drivers()
+
+__all__ = ["BUILTIN_DRIVERS", "DRIVERS", "KINDS", "DeviceDriver", "DriverError", "canonical_kinds", "driver_errors",
+           "get_driver", "reload_drivers"]

@@ -96,6 +96,31 @@ class DeviceDriver:
     events: ClassVar[dict[str, type[Payload]]] = {}
     telemetry: ClassVar[dict[str, type[Payload]]] = {}
     commands: ClassVar[dict[str, type[Command]]] = {}
+    canonical_kind: ClassVar[str | None] = None
+    """For a vendor driver: the built-in kind its devices are (e.g. "plate_camera"). Its `kind` then only selects
+    the driver by topic; the device is registered, matched by rules and shown as `canonical_kind`, and `normalize`
+    must produce that kind's canonical payloads. None: the driver defines a kind of its own."""
+
+    @property
+    def canonical(self) -> str:
+        """The kind devices of this driver are registered as: `canonical_kind`, else `kind`."""
+        return self.canonical_kind or self.kind
+
+    def normalize(self, channel: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Map a vendor's JSON object to Anju's canonical payload (with `type`); built-ins take the SPEC as is.
+
+        Runs before validation. Raise `ValueError` for a payload the driver cannot map: the message is
+        dead-lettered with the reason.
+        """
+        return data
+
+    def simulated(self, rng: Any = None) -> Any:
+        """A simulator model (`simulators.kinds.base.KindModel`) of this kind's device, or None.
+
+        Lets `simulators.kinds.make_model` (and so `SimulatedDevice`, `anju simulate`) drive a kind that has no
+        built-in simulator: each third-party driver can ship its own simulated device.
+        """
+        return None
 
     def schema_for(self, channel: str, msg_type: str) -> type[Payload] | None:
         """The payload model of `msg_type` on `channel` ("event" or "telemetry"), None if unknown."""

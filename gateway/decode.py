@@ -7,7 +7,8 @@ network thread, and everything that can go wrong with a payload ends here as a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -94,16 +95,20 @@ def decode_status(topic: DeviceTopic, payload: bytes, retained: bool) -> StatusM
     return Rejection("invalid_status", f"status must be 'online' or 'offline', got {text[:64]!r}", topic.device)
 
 
-def decode(raw: RawMessage, max_payload_bytes: int) -> Decoded:
-    """Validate topic, size, JSON, kind and schema. Registry checks come later, in the pipeline."""
+def decode(raw: RawMessage, max_payload_bytes: int, drivers: Mapping[str, DeviceDriver] = DRIVERS) -> Decoded:
+    """Validate topic, size, JSON, kind and schema. Registry checks come later, in the pipeline.
+
+    `drivers`: the kind -> driver table (the installed drivers; `devices.testing` passes one driver)."""
     topic = parse_device_topic(raw.topic)
     if topic is None:
         return Rejection("malformed_topic", "topic is not anju/v1/{site}/{kind}/{device}/{event|telemetry|status}")
     if len(raw.payload) > max_payload_bytes:
         return Rejection("oversized", f"payload is {len(raw.payload)} bytes, limit {max_payload_bytes}", topic.device)
-    driver = DRIVERS.get(topic.kind)
+    driver = drivers.get(topic.kind)
     if driver is None:
         return Rejection("unknown_kind", f"no driver for kind {topic.kind!r}", topic.device)
+    if driver.canonical != topic.kind:  # a vendor driver: the device is a device of the canonical kind
+        topic = replace(topic, kind=driver.canonical)
     if topic.channel == "status":
         return decode_status(topic, raw.payload, raw.retain)
     try:
@@ -112,13 +117,23 @@ def decode(raw: RawMessage, max_payload_bytes: int) -> Decoded:
         return Rejection("not_json", f"payload is not UTF-8 JSON: {exc}", topic.device)
     if not isinstance(data, dict):
         return Rejection("not_object", f"payload must be a JSON object, got {type(data).__name__}", topic.device)
+    try:
+        data = driver.normalize(topic.channel, data)
+    except ValueError as exc:
+        return Rejection("invalid_payload", f"{driver.kind}: {exc}", topic.device)
+    except Exception as exc:  # noqa: BLE001 - a third-party driver bug costs its message, never the gateway
+        return Rejection("driver_error", f"{driver.kind} driver failed in normalize: {type(exc).__name__}: {exc}",
+                         topic.device)
+    if not isinstance(data, dict):
+        return Rejection("driver_error", f"{driver.kind} driver's normalize returned {type(data).__name__}",
+                         topic.device)
     msg_type = data.get("type")
     if not isinstance(msg_type, str):
         return Rejection("invalid_payload", "type: field required (a string)", topic.device)
     schema = driver.schema_for(topic.channel, msg_type)
     if schema is None:
         known = sorted((driver.events if topic.channel == "event" else driver.telemetry).keys())
-        return Rejection("unknown_type", f"{topic.kind} has no {topic.channel} type {msg_type!r} (known: {known})",
+        return Rejection("unknown_type", f"{driver.kind} has no {topic.channel} type {msg_type!r} (known: {known})",
                          topic.device)
     try:
         payload = schema.model_validate(data)
@@ -127,4 +142,9 @@ def decode(raw: RawMessage, max_payload_bytes: int) -> Decoded:
         return Rejection("invalid_payload", _format_validation_error(exc), topic.device)
     except ValueError as exc:
         return Rejection("invalid_payload", f"ts: {exc}", topic.device)
-    return DeviceMessage(topic, driver, payload, data, ts, driver.interpret(topic.channel, payload))
+    try:
+        meaning = driver.interpret(topic.channel, payload)
+    except Exception as exc:  # noqa: BLE001 - as above: a driver bug costs its message only
+        return Rejection("driver_error", f"{driver.kind} driver failed in interpret: {type(exc).__name__}: {exc}",
+                         topic.device)
+    return DeviceMessage(topic, driver, payload, data, ts, meaning)

@@ -24,7 +24,8 @@ _COMMON_FIELDS = frozenset(Payload.model_fields)
 
 
 def kinds() -> list[str]:
-    return sorted(DRIVERS)
+    """Kinds rules can name: a vendor driver's devices are its `canonical_kind` (docs/integrators.md)."""
+    return sorted({driver.canonical for driver in DRIVERS.values()})
 
 
 def types_of(kind: str) -> list[str]:
@@ -34,7 +35,7 @@ def types_of(kind: str) -> list[str]:
 
 
 def all_types() -> list[str]:
-    return sorted({t for kind in DRIVERS for t in types_of(kind)})
+    return sorted({t for kind in kinds() for t in types_of(kind)})
 
 
 def _numeric(annotation: Any) -> bool:
@@ -59,7 +60,7 @@ def metrics_of(kind: str) -> list[str]:
 
 
 def all_metrics() -> list[str]:
-    return sorted({m for kind in DRIVERS for m in metrics_of(kind)})
+    return sorted({m for kind in kinds() for m in metrics_of(kind)})
 
 
 def _literals(annotation: Any) -> set[Any] | None:

@@ -16,7 +16,7 @@ from anju.mqtt import BrokerSettings
 from anju.topics import STATUS_OFFLINE, STATUS_ONLINE, device_topic
 from simulators.connection import MqttConnection, PublishListener
 from simulators.kinds import KindModel, make_model
-from simulators.messages import Message, MsgIdFactory, build_payload, encode_payload, epoch_ms
+from simulators.messages import Message, MsgIdFactory, encode_payload, epoch_ms
 from simulators.netloop import NetLoop
 
 EVENT_QOS = 1
@@ -93,7 +93,7 @@ class SimulatedDevice:
         msg_id = self.msg_ids.next()
         if ts_ms is None:
             ts_ms = message.ts_ms if message.ts_ms is not None else epoch_ms()
-        payload = encode_payload(build_payload(message, msg_id, ts_ms))
+        payload = encode_payload(self.model.encode(message, msg_id, ts_ms))
         qos = EVENT_QOS if message.channel == "event" else self.telemetry_qos
         topic = self._topics[message.channel]
         with self._lock:

@@ -26,10 +26,15 @@ def make_model(
     if kind == "fence":
         zones = [str(z) for z in attributes.get("zones") or ["Z1"]]
         return FenceModel(rng, zones=zones, nominal_kv=float(attributes.get("pulse_kv", 8.5)))
-    try:
+    if kind in MODEL_CLASSES:
         return MODEL_CLASSES[kind](rng)
-    except KeyError:
-        raise ValueError(f"unknown device kind {kind!r}") from None
+    from devices import DRIVERS  # a third-party driver may ship its own simulated device (docs/integrators.md)
+
+    driver = DRIVERS.get(kind)
+    model = driver.simulated(rng) if driver is not None else None
+    if model is None:
+        raise ValueError(f"unknown device kind {kind!r}" if driver is None else f"the {kind} driver has no simulator")
+    return model
 
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar
 
-from simulators.messages import Message
+from simulators.messages import Message, build_payload
 
 
 class KindModel:
@@ -29,3 +29,7 @@ class KindModel:
     def heartbeat_fields(self, now: float) -> dict[str, Any]:
         """Extra heartbeat fields of the kind (none by default)."""
         return {}
+
+    def encode(self, message: Message, msg_id: str, ts_ms: int) -> dict[str, Any]:
+        """The JSON object the device sends: the SPEC's by default; a vendor model sends its own format."""
+        return build_payload(message, msg_id, ts_ms)
