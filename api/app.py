@@ -27,6 +27,7 @@ from api.routers import (
     sites,
     teams,
     tokens,
+    vendors,
     watchlists,
 )
 from api.security import harden
@@ -35,7 +36,8 @@ from api.stream import AlertStreamHub, MessageTap
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, me.router, sites.router, grids.router,
                                   teams.router, watchlists.router, rules.router, silences.router, persons.router,
-                                  dead_letters.router, contract.router, availability.router)
+                                  dead_letters.router, contract.router, availability.router,
+                                  vendors.router)
 
 
 def create_app(runtime: Runtime) -> FastAPI:

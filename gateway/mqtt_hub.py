@@ -11,8 +11,12 @@ import logging
 import queue
 import ssl
 import threading
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -25,6 +29,19 @@ from gateway.decode import RawMessage
 from gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class InjectedMessage(RawMessage):
+    """A canonical message that did not come over MQTT (an HTTP vendor push): QoS 1 semantics without an MQTT
+    acknowledgement. `done` is resolved once the batch holding it has committed: True when it was processed as
+    new (stored, rules run), False when it was not (a duplicate, or rejected and dead-lettered)."""
+
+    done: Future[bool] = field(default_factory=Future)
+
+
+class HubUnavailable(RuntimeError):
+    """The hub is stopping or its queue is full: the caller should retry later."""
 
 
 class MqttHub:
@@ -142,6 +159,34 @@ class MqttHub:
         self.metrics.queue_depth.set(self.inbox.qsize())
         return batch
 
+    def inject(self, topic: str, payload: bytes) -> Future[bool]:
+        """Queue a message for the same processing as the broker's (decode, dedup, store, rules, alerts).
+
+        The future resolves after the batch holding it commits (see `settle`); never, if the gateway stops first.
+        Raises HubUnavailable when stopping or when the queue is at its limit (back-pressure, not shedding).
+        """
+        if not self._accepting:
+            raise HubUnavailable("the gateway is stopping")
+        if self.inbox.qsize() >= self.queue_limit:
+            raise HubUnavailable(f"the processing queue is full ({self.queue_limit})")
+        message = InjectedMessage(topic, payload, 1, False, 0, utcnow(), -1)
+        self.inbox.put(message)
+        return message.done
+
+    @staticmethod
+    def settle(batch: list[RawMessage], fresh: Iterable[tuple[str, str | None]]) -> None:
+        """Resolve the committed batch's injected messages; `fresh`: (device, msg_id) of what was processed."""
+        processed = set(fresh)
+        for raw in batch:
+            if isinstance(raw, InjectedMessage) and not raw.done.done():
+                parts = raw.topic.split("/")
+                device = parts[4] if len(parts) > 4 else ""
+                try:
+                    msg_id = orjson.loads(raw.payload).get("msg_id")
+                except (orjson.JSONDecodeError, AttributeError):
+                    msg_id = None
+                raw.done.set_result((device, msg_id) in processed)
+
     def ack(self, batch: list[RawMessage]) -> None:
         """Acknowledge committed QoS>0 messages that arrived on the current connection.
 
@@ -149,7 +194,7 @@ class MqttHub:
         """
         generation = self._generation
         for raw in batch:
-            if raw.qos > 0 and raw.generation == generation:
+            if raw.qos > 0 and raw.generation == generation and not isinstance(raw, InjectedMessage):
                 self.client.ack(raw.mid, raw.qos)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:

@@ -131,6 +131,7 @@ class Gateway:
         if result.readings and not self._hand_over_readings(result):
             return  # stopping: not acknowledged, the broker redelivers (dedup drops it: docs/timeseries.md)
         self.hub.ack(batch)
+        self.hub.settle(batch, ((o.device.id, o.msg_id) for o in result.observations if o.channel != "status"))
         self._after_commit(batch, result)
 
     def _hand_over_readings(self, result: BatchResult) -> bool:
