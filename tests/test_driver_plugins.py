@@ -248,3 +248,18 @@ def test_acme_lpr_of_a_blacklisted_plate_raises_the_blacklist_alert(
     finally:
         cam.close()
     assert isinstance(devices.DRIVERS["acme_camera"], DeviceDriver)
+
+
+@pytest.mark.broker
+def test_healthz_lists_the_drivers_that_failed_to_load(plugins: Path, mosquitto_url: str, sqlite_url: str,
+                                                       site_file: Path) -> None:
+    import httpx
+
+    from tests.conftest import serving_api
+
+    install(plugins, broken=True)
+    with serving_api(mosquitto_url, sqlite_url, site_file) as api:
+        health = httpx.get(api.url + "/healthz", timeout=10).json()
+    reported = {e["entry_point"].split(" =")[0]: e for e in health["driver_errors"]}
+    assert set(reported) == {"missing", "not_a_driver", "clash", "bad_kind"}
+    assert all(e["package"] == "anju-driver-broken" and e["reason"] for e in reported.values())

@@ -13,6 +13,7 @@ from anju import __version__
 from anju.db.models import Alert, Device
 from api.auth import Permission, Principal
 from api.deps import DB, Svc, errors, require
+from devices import driver_errors
 
 router = APIRouter(tags=["health"])
 
@@ -35,6 +36,7 @@ def healthz(svc: Svc) -> dict[str, Any]:
         "queue_depth": gateway.hub.inbox.qsize(),
         "messages_accepted": int(gateway.metrics.total("anju_messages_total", outcome="accepted")),
         "dead_letters": int(gateway.metrics.total("anju_dead_letters_total")),
+        "driver_errors": [error.as_dict() for error in driver_errors],
     }
 
 
