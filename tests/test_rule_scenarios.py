@@ -259,6 +259,8 @@ def test_scenario_fires_exactly_its_rule(rule: str, rules_gateway: Callable[[str
 
         def settled() -> list[Alert]:
             fired = [a for a in alerts(gw) if a.rule == rule]
+            if {a.device_id for a in fired} != devices:  # some alert of the script is still to come
+                return []
             try:
                 check_details(rule, fired)
             except (AssertionError, IndexError, KeyError):
@@ -266,7 +268,9 @@ def test_scenario_fires_exactly_its_rule(rule: str, rules_gateway: Callable[[str
             return fired
 
         with contextlib.suppress(AssertionError):  # timed out: the check below says what is wrong
-            wait_for(settled, timeout=5)
+            # Generous: a welfare alert of an elder seen late comes a period after the sighting, and a loaded
+            # CI machine can take seconds to connect the simulated community.
+            wait_for(settled, timeout=15)
         fired = [a for a in alerts(gw) if a.rule == rule]
         check_details(rule, fired)
         assert {a.severity for a in fired} == {severity}
