@@ -45,7 +45,7 @@ def db(request: Request) -> Iterator[Session]:
 DB = Annotated[Session, Depends(db)]
 Svc = Annotated[Services, Depends(services)]
 
-_bearer = HTTPBearer(auto_error=False, description="A token from `POST /api/v1/tokens`, or ANJU_API__ADMIN_TOKEN")
+BEARER = HTTPBearer(auto_error=False, description="A token from `POST /api/v1/tokens`, or ANJU_API__ADMIN_TOKEN")
 
 UNAUTHORIZED = HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                              headers={"WWW-Authenticate": "Bearer"})
@@ -55,18 +55,27 @@ def require(permission: Permission) -> Callable[..., Principal]:
     """A dependency that authenticates the caller and checks one permission (401 without a token, 403 without it)."""
 
     def check(request: Request, session: DB,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise UNAUTHORIZED
-        who = authenticate(session, credentials.credentials, services(request).settings.api.admin_token, utcnow())
-        if who is None:
-            raise UNAUTHORIZED
-        if not who.can(permission):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role} may not do this ({permission})")
-        return who
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> Principal:
+        return permitted(request, session, bearer_token(credentials), permission)
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the role-matrix test and docs
     return check
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else None
+
+
+def permitted(request: Request, session: Session, token: str | None, permission: Permission) -> Principal:
+    """The caller of `token` if it may do `permission`: 401 without a valid token, 403 without the permission."""
+    if not token:
+        raise UNAUTHORIZED
+    who = authenticate(session, token, services(request).settings.api.admin_token, utcnow())
+    if who is None:
+        raise UNAUTHORIZED
+    if not who.can(permission):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role} may not do this ({permission})")
+    return who
 
 
 async def accept_websocket(websocket: WebSocket, permission: Permission) -> Principal | None:

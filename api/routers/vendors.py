@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 from anju.db.models import Device, Site
 from anju.siteconfig import ID_PATTERN
 from anju.timeutil import utcnow
-from api.auth import Permission, Principal, authenticate
-from api.deps import DB, UNAUTHORIZED, Services, Svc, _bearer, errors, services
+from api.auth import Permission, Principal
+from api.deps import BEARER, DB, Services, Svc, bearer_token, errors, permitted
 from api.schemas import ErrorBody
 from api.visibility import can_see_device
 from gateway import store
@@ -51,20 +51,11 @@ def require_header_or_query(permission: Permission) -> Any:
     """
 
     def check(request: Request, session: DB,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
               token: Annotated[str | None, Query(max_length=512, description="the bearer token, for cameras that "
                                                  "cannot send an Authorization header (see docs)")] = None,
               ) -> Principal:
-        presented = credentials.credentials if credentials is not None and \
-            credentials.scheme.lower() == "bearer" else token
-        if not presented:
-            raise UNAUTHORIZED
-        who = authenticate(session, presented, services(request).settings.api.admin_token, utcnow())
-        if who is None:
-            raise UNAUTHORIZED
-        if not who.can(permission):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role} may not do this ({permission})")
-        return who
+        return permitted(request, session, bearer_token(credentials) or token, permission)
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the role-matrix test and docs
     return check

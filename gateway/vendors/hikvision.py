@@ -338,14 +338,20 @@ def _plate(doc: dict[str, Any], pictures: list[Part], device_id: str, tz: tzinfo
         value = _text(source)
         if value and value.lower() not in ("unknown", "otherlist"):
             payload[name] = value[:64]
-    snapshot = _snapshot(pictures, ("licenseplate", "plate"), ("detection", "vehicle", "scene", "background"))
+    _attach_picture(payload, doc, pictures, ("licenseplate", "plate"), ("detection", "vehicle", "scene", "background"))
+    if "plate" not in payload and "snapshot" not in payload and "snapshot_url" not in payload:
+        raise VendorError("invalid_payload", "an ANPR event with neither a readable plate nor a picture")
+    return payload
+
+
+def _attach_picture(payload: dict[str, Any], doc: dict[str, Any], pictures: list[Part], preferred: tuple[str, ...],
+                    fallback: tuple[str, ...]) -> None:
+    """The event's picture as `snapshot` (the preferred part, else a fallback one), else its URL as `snapshot_url`."""
+    snapshot = _snapshot(pictures, preferred, fallback)
     if snapshot:
         payload["snapshot"] = snapshot
     elif _url(doc):
         payload["snapshot_url"] = _url(doc)
-    if "plate" not in payload and "snapshot" not in payload and "snapshot_url" not in payload:
-        raise VendorError("invalid_payload", "an ANPR event with neither a readable plate nor a picture")
-    return payload
 
 
 def _face(doc: dict[str, Any], pictures: list[Part], device_id: str, tz: tzinfo | None,
@@ -362,11 +368,7 @@ def _face(doc: dict[str, Any], pictures: list[Part], device_id: str, tz: tzinfo 
     ts = event_time(doc, tz)
     if ts:
         payload["ts"] = ts
-    snapshot = _snapshot(pictures, ("faceimage", "face", "facepic"), ("background", "bkg", "scene"))
-    if snapshot:
-        payload["snapshot"] = snapshot
-    elif _url(doc):
-        payload["snapshot_url"] = _url(doc)
+    _attach_picture(payload, doc, pictures, ("faceimage", "face", "facepic"), ("background", "bkg", "scene"))
     if "person_id" not in payload and "snapshot" not in payload and "snapshot_url" not in payload:
         raise VendorError("invalid_payload", "a face event with neither a matched person nor a picture")
     return payload
