@@ -60,7 +60,6 @@ class AlertStreamHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._gap_since: float | None = None
-        self._lock = threading.Lock()
 
     @property
     def subscribers(self) -> int:

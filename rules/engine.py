@@ -320,7 +320,7 @@ class RuleEngine:
         if obs.event_id is None or not cond.event.matches(obs.device.kind, obs.type, obs.data, self.watchlists):
             return None
         group = self._group(cond.per, rule, obs.device, obs.data)
-        recent = [e for e in self._recent(session, obs, cond.event, cond.within)
+        recent = [e for e in self._events(session, obs.device.site, cond.event, obs.ts - cond.within, obs.ts)
                   if self._group(cond.per, rule, e[1], e[0].data) == group]
         if len(recent) < cond.at_least:
             return None
@@ -353,11 +353,6 @@ class RuleEngine:
             if thens:
                 return self._spec(rule, obs, [self._evidence(obs), self._stored_evidence(thens[0])])
         return None
-
-    def _recent(self, session: Session, obs: Observation, match: EventMatch,
-                within: timedelta) -> list[tuple[Event, DeviceInfo]]:
-        """Stored events of the site matching `match` in (ts - within, ts], oldest first, with their device."""
-        return self._events(session, obs.device.site, match, obs.ts - within, obs.ts)
 
     def _events(self, session: Session, site: str, match: EventMatch, start: datetime, end: datetime,
                 after: bool = False) -> list[tuple[Event, DeviceInfo]]:

@@ -27,13 +27,9 @@ class MeOut(BaseModel):
     permissions: list[str]
 
 
-def _any_role() -> Permission:
-    # Every role can read the configuration names it needs (sites, grids): the lowest common permission.
-    return Permission.CONFIG_READ
-
-
+# config:read is the permission every role has: whoever holds a valid token may ask who they are.
 @router.get("/me", response_model=MeOut, responses=errors())
-def me(session: DB, who: Annotated[Principal, Depends(require(_any_role()))]) -> MeOut:
+def me(session: DB, who: Annotated[Principal, Depends(require(Permission.CONFIG_READ))]) -> MeOut:
     team = session.get(PatrolTeam, who.team_id) if who.team_id else None
     return MeOut(name=who.name, role=who.role.value, grids=sorted(who.grids) if who.grids is not None else None,
                  team=TeamRef(id=team.id, name=team.name) if team else None,
