@@ -205,6 +205,41 @@ def bench_readings(
     typer.echo(run_readings_bench(backend, readings, url, token, org, bucket, batch_size, db, out).summary())
 
 
+recognize_app = typer.Typer(help="Recognise things in camera images.", no_args_is_help=True)
+app.add_typer(recognize_app, name="recognize")
+
+
+@recognize_app.command("plate")
+def recognize_plate(
+    files: Annotated[list[Path], typer.Argument(help="image files (JPEG, PNG, ...)")],
+) -> None:
+    """Read the Chinese licence plate in each image: FILE<TAB>PLATE<TAB>CONFIDENCE, '-' when none is found."""
+    import cv2
+    import numpy as np
+
+    from vision.plates import read_plates
+
+    failed = False
+    for file in files:
+        try:
+            image = cv2.imdecode(np.fromfile(str(file), dtype=np.uint8), cv2.IMREAD_COLOR)
+        except OSError as exc:
+            image, reason = None, str(exc)
+        else:
+            reason = "not a readable image"
+        if image is None:
+            typer.echo(f"{file}: {reason}", err=True)
+            failed = True
+            continue
+        readings = read_plates(image)
+        if readings:
+            typer.echo(f"{file}\t{readings[0].text}\t{readings[0].confidence:.2f}")
+        else:
+            typer.echo(f"{file}\t-\t-")
+    if failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

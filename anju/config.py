@@ -82,6 +82,29 @@ class TimeseriesSettings(_Section):
     bucket's retention instead (docs/timeseries.md); this value is not used."""
 
 
+class VisionSettings(_Section):
+    """Reading the snapshots of camera events that carry no result of their own (docs/vision.md)."""
+
+    enabled: bool = True
+    workers: int = Field(default=1, ge=1, le=16)
+    """Recognition processes, one core each; they run beside the gateway, never on its MQTT or processing thread."""
+    queue_limit: int = Field(default=64, ge=1)
+    """Snapshots waiting for a worker; beyond this a burst's further snapshots are stored unread (counted)."""
+    face_threshold: float = Field(default=0.90, gt=0, le=1)
+    """Cosine similarity from which a face is the enrolled person (vision/faces.py)."""
+    face_upsample: int = Field(default=0, ge=0, le=2)
+    """0 finds faces from about 80 px across (face cameras' close-ups); 1 from about 40 px, at twice the time."""
+
+
+class PrivacySettings(_Section):
+    """Personal data under PIPL: pictures and faces (docs/privacy.md)."""
+
+    snapshot_retention_days: int = Field(default=30, ge=1)
+    """Camera pictures older than this are deleted by the hourly prune; the events stay, without the picture."""
+    keep_enrolment_photos: bool = False
+    """Enrolment keeps only the face embeddings unless this is set."""
+
+
 class RulesSettings(_Section):
     files: list[str] = Field(default_factory=list)
     """Rule files (docs/rules.md); none configured means the built-in rule pack."""
@@ -154,6 +177,8 @@ class Settings(BaseSettings):
     rules: RulesSettings = Field(default_factory=RulesSettings)
     timeseries: TimeseriesSettings = Field(default_factory=TimeseriesSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     site_file: str | None = None
     """The site configuration (SPEC §4) loaded into the registry at start-up."""
     log_level: str = "INFO"

@@ -42,11 +42,15 @@ class Capture(Payload):
     snapshot: str | None = None
     """Base64 JPEG."""
     snapshot_url: str | None = Field(default=None, max_length=2048)
+    snapshot_id: int | None = Field(default=None, ge=1)
+    """Extension: the stored picture (`GET /api/v1/snapshots/{id}`); set by the gateway, which takes `snapshot`
+    out of the event, and on the events it makes from reading that picture (`read_by: anju`)."""
     direction: Literal["in", "out"] | None = None
 
     @model_validator(mode="after")
     def _result_or_snapshot(self) -> Capture:
-        if getattr(self, self.result_field) is None and self.snapshot is None and self.snapshot_url is None:
+        if getattr(self, self.result_field) is None and self.snapshot is None and self.snapshot_url is None \
+                and self.snapshot_id is None:
             raise ValueError(f"a {self.type} event needs `{self.result_field}`, `snapshot` or `snapshot_url`")
         return self
 

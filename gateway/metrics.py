@@ -38,6 +38,15 @@ class GatewayMetrics:
             "anju_alert_changes_total", "Announced alert changes by action (created, escalated, ...) and severity",
             ["action", "severity"], registry=self.registry,
         )
+        self.pictures = Counter(
+            "anju_vision_pictures_total", "Camera pictures the gateway read, by task (plate, face) and outcome "
+            "(found, unknown, none, unreadable, refused: the recognition queue was full)", ["task", "outcome"],
+            registry=self.registry,
+        )
+        self.vision_seconds = Histogram(
+            "anju_vision_seconds", "Picture stored to its reading known (queue wait + recognition)", ["task"],
+            buckets=(0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30), registry=self.registry,
+        )
 
     def total(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples whose labels include `labels` (e.g. every accepted message)."""

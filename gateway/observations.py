@@ -8,6 +8,7 @@ from typing import Any
 
 from devices.base import ReadingValue
 from gateway.registry import DeviceInfo
+from gateway.snapshots import PendingRead
 
 DEVICE_ONLINE = "device_online"
 DEVICE_OFFLINE = "device_offline"
@@ -38,3 +39,5 @@ class Observation:
     readings: list[ReadingValue] = field(default_factory=list)
     event_id: int | None = None
     """Row id in `events` once stored (None for telemetry that is not stored as an event)."""
+    unread: PendingRead | None = None
+    """A picture the gateway has to read after the commit (a camera event without its own result)."""

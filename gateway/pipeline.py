@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from anju.config import GatewaySettings, HealthSettings
 from anju.db.models import Event
 from anju.siteconfig import DeviceConfig
-from gateway import store
+from devices.base import Capture
+from gateway import snapshots, store
 from gateway.decode import DeviceMessage, RawMessage, Rejection, StatusMessage, decode
 from gateway.metrics import GatewayMetrics
 from gateway.observations import (
@@ -67,8 +68,10 @@ class _HealthDelta:
 class Pipeline:
     def __init__(self, sessions: sessionmaker[Session], registry: DeviceRegistry, settings: GatewaySettings,
                  metrics: GatewayMetrics, health: HealthSettings | None = None,
-                 readings: ReadingStore | None = None) -> None:
+                 readings: ReadingStore | None = None, read_pictures: bool = True) -> None:
         self.sessions = sessions
+        self.read_pictures = read_pictures
+        """Queue camera pictures without a result for reading (`vision.enabled`); stored either way."""
         self.readings = readings or SqlReadingStore(sessions)
         self.registry = registry
         self.settings = settings
@@ -203,11 +206,16 @@ class Pipeline:
         health: dict[str, tuple[DeviceInfo, _HealthDelta]] = {}
         came_online: list[tuple[DeviceInfo, datetime]] = []
         changes: list[tuple[DeviceInfo, str, datetime, dict[str, Any]]] = []
+        pictures: list[tuple[int, Observation]] = []
         for raw, msg, info in fresh:
             meaning = msg.meaning
             obs = Observation(info, msg.topic.channel, msg.payload.type, msg.ts, raw.received_at, msg.msg_id,
                               msg.data, meaning.readings)
             observations.append(obs)
+            if meaning.store_event and isinstance(msg.payload, Capture):
+                snapshot_id = self._keep_picture(session, info, obs, msg.payload.result_field)
+                if snapshot_id is not None:
+                    pictures.append((snapshot_id, obs))
             if meaning.store_event:
                 event_rows.append({
                     "site_id": info.site, "device_id": info.id, "kind": info.kind, "type": obs.type,
@@ -243,6 +251,7 @@ class Pipeline:
 
         for event_id, obs in zip(store.insert_events(session, event_rows), event_obs, strict=True):
             obs.event_id = event_id
+        snapshots.link_events(session, [(sid, obs.event_id) for sid, obs in pictures if obs.event_id is not None])
         result.readings.extend(self.readings.stage(session, reading_rows))
         store.update_health(session, [
             {"b_id": dev, "b_seen": d.seen, "b_battery": d.battery, "b_tamper": d.tamper,
@@ -255,6 +264,27 @@ class Pipeline:
             info.last_seen = d.seen if info.last_seen is None else max(info.last_seen, d.seen)
         observations.extend(self._gateway_event(session, info, type_, at, data) for info, type_, at, data in changes)
         return observations
+
+    def _keep_picture(self, session: Session, info: DeviceInfo, obs: Observation, result_field: str) -> int | None:
+        """Move a camera event's base64 `snapshot` into `snapshots` (the event keeps `snapshot_id`).
+
+        A picture without the camera's own result is queued for reading after the commit; an event
+        that is such a reading (`read_by: anju`) closes its picture's task in this transaction.
+        """
+        data = obs.data
+        if data.get("read_by") == "anju" and isinstance(data.get("snapshot_id"), int):
+            snapshots.finish(session, data["snapshot_id"], info.id, _outcome(data))
+            return None
+        content = snapshots.take_picture(data)
+        if content is None:
+            return None
+        task = snapshots.READ_TASKS.get(result_field) if data.get(result_field) is None else None
+        task = task if self.read_pictures else None
+        snapshot_id = snapshots.store(session, info.site, info.id, obs.received_at, content, task)
+        data["snapshot_id"] = snapshot_id
+        if task is not None:
+            obs.unread = snapshots.PendingRead(snapshot_id, task, content)
+        return snapshot_id
 
     def _health_changes(self, info: DeviceInfo, battery: float | None, tamper: bool | None, fault_set: bool,
                         fault: str | None) -> list[tuple[str, dict[str, Any]]]:
@@ -332,6 +362,14 @@ class Pipeline:
             "payload": raw.payload,
         }])
         self.metrics.dead_letters.labels(rejection.reason).inc()
+
+
+def _outcome(data: dict[str, Any]) -> str:
+    if data.get("plate"):
+        return f"plate {data['plate']} ({data.get('confidence')})"
+    if data.get("person_id"):
+        return f"person {data['person_id']} ({data.get('similarity')})"
+    return "unknown face" + (f" (nearest {data['nearest']} {data.get('similarity')})" if data.get("nearest") else "")
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

@@ -15,13 +15,14 @@ from anju.db import make_engine, migrate, session_factory
 from anju.db.models import Device
 from anju.siteconfig import load_site_config
 from anju.timeutil import utcnow
-from gateway import store
+from gateway import snapshots, store
 from gateway.decode import RawMessage
 from gateway.health import DeadlineTracker, OfflineTimeouts
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_hub import MqttHub
 from gateway.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
 from gateway.pipeline import BatchResult, Pipeline, is_database_unavailable
+from gateway.recognition import SnapshotReader, resume_since
 from gateway.registry import DeviceRegistry, apply_site_config
 from gateway.timeseries import open_reading_store
 
@@ -44,8 +45,10 @@ class Gateway:
         self.readings = open_reading_store(settings.timeseries, self.sessions, self.metrics.registry)
         """Where readings go and are read back from (docs/timeseries.md)."""
         self.pipeline = Pipeline(self.sessions, self.registry, settings.gateway, self.metrics, settings.health,
-                                 readings=self.readings)
+                                 readings=self.readings, read_pictures=settings.vision.enabled)
         self.hub = MqttHub(settings.mqtt, self.metrics, settings.gateway.queue_limit)
+        self.reader = SnapshotReader(settings.vision, self.sessions, self.hub, self.metrics)
+        """Reads camera pictures that came without a result, in worker processes (docs/vision.md)."""
         self.listeners: list[Listener] = []
         """Called on the processing thread after each commit (live API stream, alert publishing)."""
         self.batch_listeners: list[Callable[[list[RawMessage], BatchResult], None]] = []
@@ -85,6 +88,8 @@ class Gateway:
         for thread in self._threads:
             thread.start()
         self.hub.start()
+        if self.settings.vision.enabled:
+            self.reader.resume(resume_since())
 
     def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop taking messages, finish what is queued (so it is acknowledged), then disconnect."""
@@ -96,6 +101,7 @@ class Gateway:
         for thread in self._threads:
             thread.join(timeout=10)
         self.readings.close()
+        self.reader.close()
         self.hub.stop()
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
@@ -154,6 +160,7 @@ class Gateway:
         for raw in batch:
             self.metrics.latency.observe((now - raw.received_at).total_seconds())
         self._track_deadlines(result.observations)
+        self.reader.read(result.observations)
         for listener in self.batch_listeners:
             listener(batch, result)
         self._notify(result.observations)
@@ -212,6 +219,11 @@ class Gateway:
                 session, now - timedelta(days=self.settings.gateway.dedup_retention_days))
         if removed:
             log.info("pruned %d dedup ids", removed)
+        keep = self.settings.privacy.snapshot_retention_days
+        with self.sessions.begin() as session:
+            removed = snapshots.prune(session, now - timedelta(days=keep))
+        if removed:
+            log.info("deleted %d camera pictures older than %d days", removed, keep)
         days = self.settings.timeseries.retention_days
         if days is not None:
             removed = self.readings.prune(now - timedelta(days=days))

@@ -51,9 +51,11 @@ def test_hikvision_events_reach_rules_and_alerts(make_api: Callable[..., ApiServ
             assert count_events(session, device_id="cam1", type="plate") == 2
             from sqlalchemy import select
 
-            from anju.db.models import Event
+            from anju.db.models import Event, Snapshot
             stored = session.scalars(select(Event).where(Event.msg_id == posted.json()["events"][0])).one()
-            assert base64.b64decode(stored.data["snapshot"]) == plate
+            assert "snapshot" not in stored.data  # the picture is kept apart, and expires (docs/privacy.md)
+            picture = session.get(Snapshot, stored.data["snapshot_id"])
+            assert picture.content == plate and picture.event_id == stored.id and picture.task is None
             assert (stored.data["plate"], stored.data["direction"]) == ("辽A8D9F2", "out")
 
         # Face comparison and face capture on the face camera.

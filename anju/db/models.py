@@ -383,3 +383,62 @@ class AlertChangeRow(Base):
     action: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     alert: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Snapshot(Base):
+    """A camera picture (the `snapshot` of a plate or face event), kept apart from the event.
+
+    Events keep only `snapshot_id`, so that pictures (personal data under PIPL) can
+    expire after `privacy.snapshot_retention_days` while the events stay.
+    """
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ID)
+    device_id: Mapped[str] = mapped_column(ID, index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    event_id: Mapped[int | None] = mapped_column(BigId)
+    """The event that brought the picture."""
+    task: Mapped[str | None] = mapped_column(String(16), index=True)
+    """`plate` or `face` while the gateway still has to read the picture (re-queued after a restart)."""
+    outcome: Mapped[str | None] = mapped_column(String(200))
+    """What reading it gave: the plate, the person, nothing found, or why it was skipped."""
+
+
+class FaceEmbedding(Base):
+    """One enrolled face of a person: the embedding, and the photo only when `privacy.keep_enrolment_photos`."""
+
+    __tablename__ = "face_embeddings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    """128 little-endian float32, unit length (vision/faces.py)."""
+    source: Mapped[str | None] = mapped_column(String(200))
+    """Where the photo came from (a file name), for the person's export."""
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class PersonDataAccess(Base):
+    """The audit log of person data: every view, export, enrolment and deletion, with who did it.
+
+    Kept when the person is deleted (no foreign key): the log must outlive the data it is about.
+    """
+
+    __tablename__ = "person_data_access"
+    __table_args__ = (Index("ix_person_data_access_person", "person_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    """view, list, export, enrol, delete_faces, delete."""
+    person_id: Mapped[str | None] = mapped_column(ID)
+    detail: Mapped[str | None] = mapped_column(String(500))

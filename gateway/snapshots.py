@@ -1,0 +1,91 @@
+"""Camera pictures: taken out of events into the `snapshots` table, read later, expired after the retention.
+
+An event keeps `snapshot_id` instead of the base64 picture, so events stay small
+and pictures (personal data) can expire on their own schedule (docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from anju.db.models import Snapshot
+
+READ_TASKS = {"plate": "plate", "person_id": "face"}
+"""A capture's missing result field → what the gateway reads from its picture."""
+
+
+@dataclass(slots=True)
+class PendingRead:
+    """A stored picture the gateway still has to read (handed to vision after the commit)."""
+
+    snapshot_id: int
+    task: str
+    content: bytes
+
+
+def media_type(content: bytes) -> str:
+    if content.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+def take_picture(data: dict[str, Any]) -> bytes | None:
+    """Remove the base64 `snapshot` from an event's data and return its bytes.
+
+    A picture that is not base64 is dropped with `snapshot_error` in the data:
+    the event itself is good and is kept.
+    """
+    encoded = data.pop("snapshot", None)
+    if not isinstance(encoded, str):
+        return None
+    try:
+        content = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        data["snapshot_error"] = "the snapshot is not base64"
+        return None
+    if not content:
+        data["snapshot_error"] = "the snapshot is empty"
+        return None
+    return content
+
+
+def store(session: Session, site: str, device: str, received_at: datetime, content: bytes,
+          task: str | None) -> int:
+    return int(session.scalar(insert(Snapshot).returning(Snapshot.id), {
+        "site_id": site, "device_id": device, "received_at": received_at, "media_type": media_type(content),
+        "size": len(content), "content": content, "task": task,
+    }))
+
+
+def link_events(session: Session, links: list[tuple[int, int]]) -> None:
+    """(snapshot id, event id) pairs, once the events have their ids."""
+    for snapshot_id, event_id in links:
+        session.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(event_id=event_id))
+
+
+def finish(session: Session, snapshot_id: int, device_id: str, outcome: str) -> None:
+    """The picture has been read (only the device's own pictures: an event cannot close another's)."""
+    session.execute(update(Snapshot).where(Snapshot.id == snapshot_id, Snapshot.device_id == device_id)
+                    .values(task=None, outcome=outcome[:200]))
+
+
+def unread(session: Session, since: datetime) -> list[PendingRead]:
+    """Pictures stored since `since` that were never read (the gateway stopped first)."""
+    rows = session.execute(select(Snapshot.id, Snapshot.task, Snapshot.content).where(
+        Snapshot.task.is_not(None), Snapshot.received_at >= since).order_by(Snapshot.id)).all()
+    return [PendingRead(r.id, r.task, r.content) for r in rows]
+
+
+def prune(session: Session, before: datetime) -> int:
+    return session.execute(delete(Snapshot).where(Snapshot.received_at < before)).rowcount or 0
