@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from vision.cli import enroll, recognize_app
+
 app = typer.Typer(help="Anju (安居): the smart-community gateway.", no_args_is_help=True, add_completion=False)
 
 
@@ -205,39 +207,25 @@ def bench_readings(
     typer.echo(run_readings_bench(backend, readings, url, token, org, bucket, batch_size, db, out).summary())
 
 
-recognize_app = typer.Typer(help="Recognise things in camera images.", no_args_is_help=True)
-app.add_typer(recognize_app, name="recognize")
-
-
-@recognize_app.command("plate")
-def recognize_plate(
-    files: Annotated[list[Path], typer.Argument(help="image files (JPEG, PNG, ...)")],
+@bench_app.command("vision")
+def bench_vision(
+    repeat: Annotated[int, typer.Option(min=1, help="timed passes over every photo")] = 3,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON here")] = None,
+    plates_dir: Annotated[Path | None, typer.Option(help="labelled plate photos (default: ANJU_PLATES_DIR, "
+                                                         "else ../shared/vision/plates)")] = None,
 ) -> None:
-    """Read the Chinese licence plate in each image: FILE<TAB>PLATE<TAB>CONFIDENCE, '-' when none is found."""
-    import cv2
-    import numpy as np
+    """Plate reading and face matching on real photos, on one core, against the targets and a same-run calibration."""
+    from anju.bench.vision import run_vision_bench
 
-    from vision.plates import read_plates
+    _logging("WARNING")
+    result = run_vision_bench(repeat, plates_dir, out=json_out)
+    typer.echo(result.summary())
+    if result.plates is None and result.faces is None:
+        raise typer.Exit(1)  # nothing was measured
 
-    failed = False
-    for file in files:
-        try:
-            image = cv2.imdecode(np.fromfile(str(file), dtype=np.uint8), cv2.IMREAD_COLOR)
-        except OSError as exc:
-            image, reason = None, str(exc)
-        else:
-            reason = "not a readable image"
-        if image is None:
-            typer.echo(f"{file}: {reason}", err=True)
-            failed = True
-            continue
-        readings = read_plates(image)
-        if readings:
-            typer.echo(f"{file}\t{readings[0].text}\t{readings[0].confidence:.2f}")
-        else:
-            typer.echo(f"{file}\t-\t-")
-    if failed:
-        raise typer.Exit(1)
+
+app.add_typer(recognize_app, name="recognize")
+app.command("enroll")(enroll)
 
 
 def main() -> None:

@@ -14,10 +14,12 @@ from anju.runtime import Runtime
 from api.deps import Services
 from api.routers import (
     alerts,
+    audit,
     availability,
     contract,
     dead_letters,
     devices,
+    faces,
     grids,
     health,
     me,
@@ -25,6 +27,7 @@ from api.routers import (
     rules,
     silences,
     sites,
+    snapshots,
     teams,
     tokens,
     vendors,
@@ -37,7 +40,7 @@ CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, me.router, sites.router, grids.router,
                                   teams.router, watchlists.router, rules.router, silences.router, persons.router,
                                   dead_letters.router, contract.router, availability.router,
-                                  vendors.router)
+                                  vendors.router, faces.router, snapshots.router, audit.router)
 
 
 def create_app(runtime: Runtime) -> FastAPI:

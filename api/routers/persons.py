@@ -33,6 +33,7 @@ from api.routers._common import (
     unprocessable,
 )
 from gateway.registry import apply_person
+from vision.enrolment import audit
 
 router = APIRouter(prefix="/persons", tags=["persons"])
 Reader = Annotated[Principal, Depends(require(Permission.PERSONS_READ))]
@@ -75,7 +76,7 @@ def _out(row: Person) -> PersonOut:
 
 @router.get("", response_model=list[PersonOut], responses=errors(422))
 def list_persons(
-    session: DB, _who: Reader,
+    session: DB, who: Reader,
     site: SiteFilter = None,
     role: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
@@ -84,17 +85,23 @@ def list_persons(
     for column, value in ((Person.site_id, site), (Person.role, role)):
         if value is not None:
             stmt = stmt.where(column == value)
-    return [_out(r) for r in session.scalars(stmt)]
+    out = [_out(r) for r in session.scalars(stmt)]
+    audit(session, who.name, who.role, "list", None, f"{len(out)} person(s); site={site}, role={role}")
+    session.commit()
+    return out
 
 
 @router.get("/{person_id}", response_model=PersonOut, responses=errors(404, 422))
-def get_person(person_id: PathId, session: DB, _who: Reader) -> PersonOut:
-    return _out(get_or_404(session, Person, person_id, "person"))
+def get_person(person_id: PathId, session: DB, who: Reader) -> PersonOut:
+    out = _out(get_or_404(session, Person, person_id, "person"))
+    audit(session, who.name, who.role, "view", person_id)
+    session.commit()
+    return out
 
 
 @router.put("/{person_id}", response_model=PersonOut, responses=put_responses(PersonOut))
 def put_person(person_id: PathId, body: PersonIn, response: Response, svc: Svc, session: DB,
-               _who: Writer) -> PersonOut:
+               who: Writer) -> PersonOut:
     """Create or replace a person (201 when created); `id` is what face cameras report as `person_id`.
     The rules know them at once (welfare checks: who a press, a face, a card or a plate shows)."""
     existing_site(session, body.site)
@@ -112,11 +119,14 @@ def put_person(person_id: PathId, body: PersonIn, response: Response, svc: Svc, 
         raise unprocessable(reasons(exc)) from None
     created_status(response, session.get(Person, person_id) is None)
     row = apply_person(session, body.site, config)
+    audit(session, who.name, who.role, "update" if response.status_code == 200 else "create", person_id)
     commit(session, f"person {person_id} or its site was changed concurrently")
     svc.engine.request_refresh()
     return _out(row)
 
 
 @router.delete("/{person_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 422))
-def delete_person(person_id: PathId, svc: Svc, session: DB, _who: Writer) -> None:
+def delete_person(person_id: PathId, svc: Svc, session: DB, who: Writer) -> None:
+    """Delete the person and their enrolled faces (`DELETE /persons/{id}/data` also erases their sightings)."""
+    audit(session, who.name, who.role, "delete", person_id)
     remove(session, svc, get_or_404(session, Person, person_id, "person"), f"person {person_id}")

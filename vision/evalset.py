@@ -1,0 +1,175 @@
+"""The real photographs that plate reading and face matching are measured on (never copied into the repo).
+
+- Plates: the labelled development photographs in ``../shared/vision/plates`` next
+  to the repository (``labels.tsv``: file, plate, source), or ``ANJU_PLATES_DIR``.
+- Faces: the test photographs that the ``face_recognition`` 1.3.0 source
+  distribution on PyPI carries (``tests/test_images/``: Barack Obama and Joe
+  Biden). They are fetched once with pip into a cache directory and only the
+  image files are kept. ``32bit.png`` is ``obama2.jpg`` saved again as a 32-bit
+  PNG: it is labelled obama, but it is left out of the probes so that one photo
+  is not counted twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PLATES_DIR = REPO_ROOT.parent / "shared" / "vision" / "plates"
+
+FACE_SDIST = "face_recognition==1.3.0"
+FACE_SDIST_SHA256 = "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec"
+"""The sdist pip fetched when this was written: a different file is refused rather than measured on."""
+FACE_IMAGES = ("32bit.png", "biden.jpg", "obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg",
+               "obama_partial_face2.jpg")
+FACE_ENROL = {"obama": "obama.jpg", "biden": "biden.jpg"}
+"""One enrolment photo per identity; every other photo is a probe."""
+FACE_DUPLICATES = {"32bit.png": "obama2.jpg"}
+"""Photos that are another photo in a different format: labelled, never probed (they would count twice)."""
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class EvalSetMissing(RuntimeError):
+    """An evaluation set is not there (or could not be fetched); the message says where and why."""
+
+
+# -- plates ----------------------------------------------------------------------------------------
+
+
+def plates_dir(root: Path | None = None) -> Path:
+    """Where the plate photos are: the argument, else ``ANJU_PLATES_DIR``, else ``<repo>/../shared/vision/plates``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("ANJU_PLATES_DIR")
+    return Path(env) if env else DEFAULT_PLATES_DIR
+
+
+def plate_set(root: Path | None = None) -> list[tuple[Path, str]]:
+    """Every labelled plate photo as (path, plate text), in ``labels.tsv`` order.
+
+    Raises EvalSetMissing naming the path when the labels or a listed photo are absent,
+    so a benchmark never reports accuracy on fewer photos than the labels promise.
+    """
+    root = plates_dir(root)
+    labels = root / "labels.tsv"
+    if not labels.is_file():
+        raise EvalSetMissing(f"plate photos not found: no {labels} (set ANJU_PLATES_DIR or --plates-dir)")
+    with labels.open(encoding="utf-8", newline="") as fh:
+        rows = [(root / r["file"], r["plate"]) for r in csv.DictReader(fh, delimiter="\t")]
+    missing = [str(p) for p, _ in rows if not p.is_file()]
+    if missing:
+        raise EvalSetMissing(f"{len(missing)} plate photo(s) listed in {labels} are missing: {', '.join(missing)}")
+    if not rows:
+        raise EvalSetMissing(f"{labels} lists no photos")
+    return rows
+
+
+# -- faces -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaceSet:
+    root: Path
+    identities: dict[str, list[Path]]
+    """Identity → every photo of that person (including the duplicate 32bit.png), sorted by name."""
+
+    def enrolment(self) -> dict[str, Path]:
+        """Identity → the one photo enrolled into the gallery."""
+        return {identity: self.root / name for identity, name in FACE_ENROL.items()}
+
+    def probes(self) -> list[tuple[str, Path]]:
+        """(true identity, photo) for every photo that is neither enrolled nor a duplicate of another one."""
+        skip = set(FACE_ENROL.values()) | set(FACE_DUPLICATES)
+        return [(identity, path) for identity, paths in sorted(self.identities.items())
+                for path in paths if path.name not in skip]
+
+    def distinct(self) -> list[Path]:
+        """Every photo once (duplicates left out): what face-finding latency is timed on."""
+        return sorted(p for paths in self.identities.values() for p in paths if p.name not in FACE_DUPLICATES)
+
+
+def face_identity(name: str) -> str:
+    """The person in a face_recognition test photo, from its file name (32bit.png is obama2.jpg)."""
+    if name in FACE_DUPLICATES:
+        return face_identity(FACE_DUPLICATES[name])
+    for identity in ("obama", "biden"):
+        if name.startswith(identity):
+            return identity
+    raise ValueError(f"no identity known for {name!r}")
+
+
+def face_cache_dir(cache: Path | None = None) -> Path:
+    """The argument, else ``ANJU_FACE_EVAL_DIR``, else ``$XDG_CACHE_HOME/anju/face-eval`` (``~/.cache`` default)."""
+    if cache is not None:
+        return Path(cache)
+    env = os.environ.get("ANJU_FACE_EVAL_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "anju" / "face-eval"
+
+
+def face_set(cache: Path | None = None) -> FaceSet:
+    """The face test photos, fetched into the cache directory the first time (pip, one sdist, no dependencies)."""
+    root = face_cache_dir(cache)
+    if not all((root / name).is_file() for name in FACE_IMAGES):
+        _fetch_face_images(root)
+    identities: dict[str, list[Path]] = {}
+    for name in FACE_IMAGES:
+        identities.setdefault(face_identity(name), []).append(root / name)
+    return FaceSet(root, {k: sorted(v) for k, v in identities.items()})
+
+
+def _fetch_face_images(root: Path) -> None:
+    """Download the sdist into a temporary directory, check it is the expected file, keep only its test images."""
+    with tempfile.TemporaryDirectory(prefix="anju-face-eval-") as tmp:
+        sdist = _pip_download(Path(tmp))
+        digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+        if digest != FACE_SDIST_SHA256:
+            raise EvalSetMissing(f"{sdist.name} has sha256 {digest}, expected {FACE_SDIST_SHA256}: not used")
+        root.mkdir(parents=True, exist_ok=True)
+        _extract_test_images(sdist, root)
+    missing = [name for name in FACE_IMAGES if not (root / name).is_file()]
+    if missing:
+        raise EvalSetMissing(f"{FACE_SDIST} sdist did not contain tests/test_images/{', '.join(missing)}")
+
+
+def _pip_download(into: Path) -> Path:
+    """Run pip with this interpreter; EvalSetMissing carries pip's last lines when it fails (offline, ...)."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+               "--disable-pip-version-check", FACE_SDIST, "-d", str(into)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EvalSetMissing(f"could not fetch {FACE_SDIST} with pip: {exc}") from exc
+    archives = sorted(into.glob("face_recognition-*.tar.gz"))
+    if done.returncode != 0 or not archives:
+        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise EvalSetMissing(f"could not fetch {FACE_SDIST} with pip (exit {done.returncode}): {tail}")
+    return archives[0]
+
+
+def _extract_test_images(sdist: Path, root: Path) -> None:
+    """Copy out ``<top>/tests/test_images/<image>`` regular files by base name only: no links, no path traversal."""
+    with tarfile.open(sdist, "r:gz") as tar:
+        for member in tar.getmembers():
+            parts = PurePosixPath(member.name).parts
+            if not (member.isfile() and len(parts) == 4 and parts[1:3] == ("tests", "test_images")):
+                continue
+            name = parts[3]
+            if name.startswith(".") or not name.lower().endswith(_IMAGE_SUFFIXES):
+                continue
+            source = tar.extractfile(member)
+            if source is None:
+                continue
+            partial = root / f".{name}.part"
+            partial.write_bytes(source.read())
+            partial.replace(root / name)  # whole files only: an interrupted fetch never looks cached
