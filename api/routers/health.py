@@ -14,6 +14,7 @@ from anju.db.models import Alert, Device
 from api.auth import Permission, Principal
 from api.deps import DB, Svc, errors, require
 from devices import driver_errors
+from vision import missing_models
 
 router = APIRouter(tags=["health"])
 
@@ -37,7 +38,16 @@ def healthz(svc: Svc) -> dict[str, Any]:
         "messages_accepted": int(gateway.metrics.total("anju_messages_total", outcome="accepted")),
         "dead_letters": int(gateway.metrics.total("anju_dead_letters_total")),
         "driver_errors": [error.as_dict() for error in driver_errors],
+        "vision": _vision(svc),
     }
+
+
+def _vision(svc: Svc) -> dict[str, Any]:
+    """Whether pictures can be read: the model packages, and the recognition queue (docs/vision.md)."""
+    pool = svc.gateway.reader.pool
+    return {"enabled": svc.settings.vision.enabled, "missing_models": missing_models(),
+            "queued": pool.in_flight, "queue_limit": pool.queue_limit, "refused": pool.refused,
+            "failed": pool.failed}
 
 
 PROMETHEUS_TEXT = {"description": "Prometheus text exposition format",

@@ -2,7 +2,7 @@
 // detail (contacts, location, history) unfolded in place when tapped.
 import { h, replace, pretty } from '../dom.js';
 import { t, label } from '../i18n.js';
-import { api } from '../api.js';
+import { api, getToken } from '../api.js';
 import { relTimeEl, absTime, formatLocation } from '../fmt.js';
 import { getDevice, putDevices } from '../store.js';
 import { zoneOf } from './critical-banner.js';
@@ -191,11 +191,37 @@ function renderDetail(full) {
         e.by ? h('div', { class: 'muted small' }, t('alert.by', { by: e.by })) : null,
         e.note ? h('div', { class: 'note' }, e.note) : null)))
       : h('div', { class: 'muted' }, t('common.empty'))));
+  parts.push(renderPictures(full.evidence));
   if (full.evidence && (Array.isArray(full.evidence) ? full.evidence.length : Object.keys(full.evidence).length)) {
     parts.push(h('details', { class: 'detail-block' }, h('summary', {}, t('alert.evidence')), h('pre', { class: 'code' }, pretty(full.evidence))));
   }
   parts.push(h('div', { class: 'muted small' }, `${t('alert.rule')}: ${full.rule || '—'} · ${t('alert.created')}: ${absTime(full.created_at)} · ${full.id}`));
   return parts;
+}
+
+// The camera pictures behind the alert (a blacklisted car, a watchlisted face), with what the gateway read
+// in them. Fetched with the token (an <img src> could not send it) and shown from a blob URL.
+function renderPictures(evidence) {
+  const items = (Array.isArray(evidence) ? evidence : []).map((e) => (e && e.data) || {});
+  const ids = [...new Set(items.map((d) => d.snapshot_id).filter((id) => Number.isInteger(id)))];
+  if (!ids.length) return null;
+  return h('section', { class: 'detail-block', testid: 'alert-pictures' },
+    h('h4', {}, t('alert.pictures')),
+    ids.map((id) => {
+      const img = h('img', { class: 'snapshot', alt: t('alert.pictures'), testid: 'alert-picture' });
+      loadPicture(img, id);
+      return img;
+    }));
+}
+
+async function loadPicture(img, id) {
+  try {
+    const res = await fetch(`/api/v1/snapshots/${id}`, { headers: { Authorization: `Bearer ${getToken()}` } });
+    if (!res.ok) throw new Error(String(res.status));
+    img.src = URL.createObjectURL(await res.blob());
+  } catch {
+    img.replaceWith(h('div', { class: 'muted small', testid: 'picture-gone' }, t('alert.picture_gone')));
+  }
 }
 
 function renderContacts(contacts) {
