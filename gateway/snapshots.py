@@ -40,6 +40,27 @@ def media_type(content: bytes) -> str:
     return "application/octet-stream"
 
 
+def shrink(content: bytes, limit: int) -> bytes | None:
+    """The picture re-encoded as a JPEG of at most `limit` bytes (smaller, then lower quality), or None.
+
+    For cameras that push scene pictures over HTTP larger than the message limit: reading a plate or a face
+    needs far less than a 4K scene, and a stored smaller picture beats a refused event.
+    """
+    import cv2
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(content, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    for side, quality in ((1920, 90), (1600, 85), (1280, 85), (1280, 70), (960, 70), (800, 60), (640, 50)):
+        scale = min(1.0, side / max(image.shape[:2]))
+        resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        ok, encoded = cv2.imencode(".jpg", resized, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok and encoded.nbytes <= limit:
+            return encoded.tobytes()
+    return None
+
+
 def take_picture(data: dict[str, Any]) -> bytes | None:
     """Remove the base64 `snapshot` from an event's data and return its bytes.
 

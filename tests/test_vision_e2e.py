@@ -163,3 +163,32 @@ def test_face_enrolment_match_watchlist_export_and_erasure(make_api: Callable[..
         assert "person_id" not in again and again["similarity"] == 0
     finally:
         publisher.close()
+
+
+def test_hikvision_face_capture_with_a_large_picture_becomes_a_watchlist_alert(
+        make_api: Callable[..., ApiServer], mosquitto_url: str, sqlite_url: str, site_id: str) -> None:
+    """A Hikvision face capture (multipart, a 3-megapixel scene JPEG over the 256 KiB message limit): the
+    picture is re-encoded to fit, read, matched to the enrolled person, and the watchlist alert names them."""
+    from tests.hikvision_payloads import multipart, sample
+
+    faces = _faces()
+    scene = next(p for who, p in faces.probes() if who == "obama" and p.name == "obama3.jpg").read_bytes()
+    assert len(scene) > 256 * 1024
+    api = make_api(mosquitto_url, sqlite_url)
+    with api.admin() as admin:
+        assert admin.put("/persons/p-w1", json={"site": site_id, "name": "重点人员"}).status_code == 201
+        photo = base64.b64encode(faces.enrolment()["obama"].read_bytes()).decode()
+        assert admin.post("/persons/p-w1/faces", json={"photos": [{"data": photo}]}).status_code == 201
+        assert admin.post("/watchlists/watchlist/entries", json={"value": "p-w1"}).status_code in (200, 201)
+    content_type, body = multipart(sample("face_capture.xml"), "faceCapture.xml", {"faceImage.jpg": scene})
+    with api.client(api.token("integrator")) as http:
+        posted = http.post(f"/vendors/hikvision/{site_id}/face1", content=body, headers={"Content-Type": content_type})
+        assert posted.status_code == 200 and posted.json()["accepted"] == 1, posted.text
+    with api.admin() as admin:
+        alert = wait_for(lambda: _alerts(admin, "face-watchlist"), READ_TIMEOUT, 0.2, "the watchlist alert")[0]
+        data = alert["evidence"][0]["data"]
+        assert data["person_id"] == "p-w1" and data["read_by"] == "anju" and data["similarity"] >= 0.9
+    with api.services.sessions() as session:
+        camera_event = session.scalars(select(Event).where(Event.msg_id == posted.json()["events"][0])).one()
+        assert camera_event.data["snapshot_resized"] is True
+        assert session.get(Snapshot, camera_event.data["snapshot_id"]).size <= 256 * 1024

@@ -10,6 +10,7 @@ the retry is a duplicate (the event id is derived from the camera's event identi
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
@@ -27,7 +28,7 @@ from api.auth import Permission, Principal
 from api.deps import BEARER, DB, Services, Svc, bearer_token, errors, permitted
 from api.schemas import ErrorBody
 from api.visibility import can_see_device
-from gateway import store
+from gateway import snapshots, store
 from gateway.decode import RawMessage, Rejection, decode
 from gateway.mqtt_hub import HubUnavailable
 from gateway.vendors import hikvision
@@ -163,12 +164,21 @@ def _prepare(svc: Services, who: Principal, site: str, device_id: str, content_t
 
 
 def _fit(message: Canonical, limit: int) -> bytes:
-    """The canonical JSON within the payload limit: a picture too large for it is left out when the camera's
-    own result (plate, person) is there; without one, the event is refused (413)."""
+    """The canonical JSON within the payload limit: a picture too large for it is re-encoded smaller; if even
+    that does not fit, it is left out when the camera's own result (plate, person) is there; without one, the
+    event is refused (413)."""
     payload = orjson.dumps(message.payload)
     if len(payload) <= limit:
         return payload
     data = dict(message.payload)
+    picture = data.get("snapshot")
+    if isinstance(picture, str):
+        room = (limit - (len(payload) - len(picture)) - 64) * 3 // 4  # base64 takes 4 bytes per 3
+        smaller = snapshots.shrink(base64.b64decode(picture), room) if room > 0 else None
+        if smaller is not None:
+            data["snapshot"] = base64.b64encode(smaller).decode()
+            data["snapshot_resized"] = True
+            return orjson.dumps(data)
     if data.pop("snapshot", None) is not None and (data.get("plate") or data.get("person_id")):
         data["snapshot_omitted"] = f"the picture made the event larger than {limit} bytes"
         return orjson.dumps(data)
