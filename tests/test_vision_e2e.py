@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import httpx
@@ -24,26 +25,27 @@ from tests.helpers import ApiServer, Publisher, wait_for
 from vision.evalset import EvalSetMissing, FaceSet, face_set, plate_set
 
 pytestmark = [pytest.mark.broker]
+T = TypeVar("T")
 READ_TIMEOUT = 60.0
 """The first picture starts a recognition process and loads its models (a few seconds on a loaded machine)."""
 
 
-def _plates() -> list[tuple[Path, str]]:
+def _or_skip(load: Callable[[], T]) -> T:
+    """The photo set, or a skip with the reason (a failure on CI, where the photos must be there)."""
     try:
-        return plate_set()
+        return load()
     except EvalSetMissing as exc:
         if os.environ.get("CI") == "true":
             unavailable(str(exc))
         pytest.skip(str(exc))
+
+
+def _plates() -> list[tuple[Path, str]]:
+    return _or_skip(plate_set)
 
 
 def _faces() -> FaceSet:
-    try:
-        return face_set()
-    except EvalSetMissing as exc:
-        if os.environ.get("CI") == "true":
-            unavailable(str(exc))
-        pytest.skip(str(exc))
+    return _or_skip(face_set)
 
 
 def camera_jpeg(path: Path, max_side: int = 800) -> str:

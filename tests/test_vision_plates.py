@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from vision.evalset import EvalSetMissing, plate_set
+from tests.test_vision_e2e import _plates as _labels
 
 # Measured 15/15 on the development set (`anju bench vision`); the floor allows one miss.
 ACCURACY_FLOOR = 14
@@ -23,15 +23,6 @@ for _pkg in ("onnxruntime", "agentclpr", "rapidocr_onnxruntime"):
         if os.environ.get("CI") == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason, allow_module_level=True)
-
-
-def _labels() -> list[tuple[Path, str]]:
-    try:
-        return plate_set()
-    except EvalSetMissing as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(str(exc), pytrace=False)
-        pytest.skip(str(exc))
 
 
 def _load(path: Path) -> np.ndarray:

