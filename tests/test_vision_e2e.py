@@ -113,9 +113,9 @@ def _reading(api: ApiServer, msg_id: str) -> dict:
 
 
 def test_face_enrolment_match_watchlist_export_and_erasure(make_api: Callable[..., ApiServer], mosquitto_url: str,
-                                                           sqlite_url: str, site_id: str) -> None:
+                                                           db_url: str, site_id: str) -> None:
     faces = _faces()
-    api = make_api(mosquitto_url, sqlite_url)
+    api = make_api(mosquitto_url, db_url)
     with api.admin() as admin:
         person = {"site": site_id, "name": "王某", "role": "watchlisted"}
         assert admin.put("/persons/p-obama", json=person).status_code == 201
