@@ -7,6 +7,8 @@ The gateway runs as `anju serve` in its own process, so the kill is a real one
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -14,19 +16,20 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, make_url, select
+from websockets.exceptions import ConnectionClosed
 
 from anju.bench.mosquitto import free_port
 from anju.db import make_engine, session_factory
 from anju.db.models import Alert, Event
 from anju.mqtt import forget_session
 from tests.conftest import GatewayFactory
-from tests.helpers import Publisher, TcpProxy, wait_for
+from tests.helpers import ApiServer, Publisher, TcpProxy, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(240)]
 PRESSES = 1000
@@ -153,3 +156,60 @@ def test_database_outage_keeps_every_press_and_recovers_by_itself(
         counted = session.scalar(select(func.sum(Alert.count)).where(Alert.rule == "elder-sos"))
     assert sorted(ids) == [f"p-{n:03d}" for n in range(300)] and counted == 300
     assert gw.hub.connected.is_set()
+
+
+def test_a_client_that_stops_reading_the_stream_never_slows_ingest(
+        make_api: Callable[..., ApiServer], mosquitto_url: str, sqlite_url: str, site_id: str) -> None:
+    """A patrol phone that stops reading (a tiny receive buffer, not drained) while 2,000 presses make 2,000
+    alert changes: every press is stored and a reading client gets every change, in order. When the stuck
+    client reads again it gets the changes in order without a gap, or, if its queue overflowed meanwhile, a
+    close with 1013 (it resumes with `since=`). (Which of the two depends on how much the kernel's buffers
+    hold; the overflow itself is tested on the hub, tests/test_alert_stream.py.)"""
+    import socket
+
+    from websockets.sync.client import connect
+
+    total = 2000
+
+    api = make_api(mosquitto_url, sqlite_url)
+    patrol = api.token("patrol", grids=["g1"])
+    stuck_sock = socket.socket()
+    stuck_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck_sock.connect(("127.0.0.1", int(api.url.rsplit(":", 1)[1])))
+    stuck = connect(api.ws_url("/alerts/stream", patrol), sock=stuck_sock)
+    reader = connect(api.ws_url("/alerts/stream", patrol))
+    hello = json.loads(reader.recv(timeout=5))
+    changes: list[int] = []
+
+    def read() -> None:
+        with contextlib.suppress(Exception):
+            while len(changes) < total:
+                frame = json.loads(reader.recv(timeout=30))
+                if frame["type"] == "change":
+                    changes.append(frame["seq"])
+    reading = threading.Thread(target=read, daemon=True)
+    reading.start()
+    publisher = Publisher(mosquitto_url, site_id)
+    try:
+        for n in range(total):
+            publisher.send("eb1", "elder_button", "event", msg_id=f"s-{n:04d}", type="press")
+
+        def stored() -> int:
+            with api.services.sessions() as session:
+                return session.scalar(select(func.count(Event.id)).where(Event.type == "press")) or 0
+        wait_for(lambda: stored() == total, 60, 0.1, "every press stored while a client is stuck")
+        reading.join(30)
+        assert len(changes) == total and changes == sorted(changes) and changes[0] > hello["seq"]
+        got: list[int] = []
+        try:
+            while len(got) < total:
+                frame = json.loads(stuck.recv(timeout=10))
+                if frame["type"] == "change":
+                    got.append(frame["seq"])
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 1013
+        assert got == changes[:len(got)]
+    finally:
+        publisher.close()
+        reader.close()
+        stuck.close()
