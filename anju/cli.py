@@ -96,6 +96,38 @@ def simulate(
     typer.echo(report.summary())
 
 
+@app.command("broker-config")
+def broker_config(
+    site_file: Annotated[Path, typer.Option(help="site file whose devices get broker users")],
+    out: Annotated[Path, typer.Option(help="directory for passwd, acl, credentials.csv, gateway.env, "
+                                           "mosquitto.conf")],
+    gateway_user: Annotated[str, typer.Option(help="the gateway's broker user name")] = "anju-gateway",
+    broker: Annotated[str | None, typer.Option(help="mqtt:// or mqtts:// host:port the gateway connects "
+                                                    "to, for gateway.env (default: as before, else "
+                                                    "mqtt://127.0.0.1:1883)")]
+    = None,
+    listen: Annotated[str | None, typer.Option(help="Mosquitto listener, PORT or ADDRESS:PORT (default: as before, "
+                                                    "else the --broker port)")] = None,
+    rotate: Annotated[bool, typer.Option("--rotate", help="new passwords for every device and the gateway "
+                                                           "(default: existing passwords are kept)")] = False,
+    bind_client_ids: Annotated[bool, typer.Option(help="client id = user name, so no device can take over the "
+                                                       "gateway's session; turn off only for gateway workers "
+                                                       "sharing one user")] = True,
+) -> None:
+    """Mosquitto users and ACL: each device may publish only as itself (docs/security.md)."""
+    import yaml
+
+    from anju.brokerconfig import BrokerConfigError, generate_broker_config
+
+    try:
+        result = generate_broker_config(site_file, out, gateway_user=gateway_user, broker=broker, listen=listen,
+                                        rotate=rotate, bind_client_ids=bind_client_ids)
+    except (BrokerConfigError, ValueError, OSError, yaml.YAMLError) as exc:
+        typer.echo(f"anju broker-config: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result.summary())
+
+
 rules_app = typer.Typer(help="Rule files: validate them.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 CONFIG = """\
-listener {port} 127.0.0.1
-allow_anonymous true
+{listener}allow_anonymous {anonymous}
 persistence {persistence}
 persistence_location {workdir}/
 max_queued_messages 0
@@ -25,7 +24,7 @@ max_inflight_messages {max_inflight}
 max_packet_size 1048576
 sys_interval 1
 log_dest none
-"""
+{extra}"""
 
 
 def free_port() -> int:
@@ -76,12 +75,19 @@ class ManagedProcess:
 class ManagedMosquitto(ManagedProcess):
     name = "mosquitto"
 
-    def __init__(self, port: int | None = None, persistence: bool = False, max_inflight: int = 1000) -> None:
+    def __init__(self, port: int | None = None, persistence: bool = False, max_inflight: int = 1000,
+                 anonymous: bool = True, extra_config: str = "", listener: bool = True) -> None:
+        """`extra_config`: lines appended to the configuration (later lines win for simple options),
+        e.g. `include_dir` of what `anju broker-config` wrote, with `anonymous=False`; `listener=False`
+        when `extra_config` declares the listener itself (on `port`, which must then be given)."""
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.port = port or free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="anju-mosquitto-"))
         self.persistence = persistence
         self.max_inflight = max_inflight
+        self.anonymous = anonymous
+        self.extra_config = extra_config
+        self.listener = listener
         self.process: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -95,7 +101,10 @@ class ManagedMosquitto(ManagedProcess):
     def start(self, timeout: float = 10.0) -> None:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(CONFIG.format(port=self.port, workdir=self.workdir, max_inflight=self.max_inflight,
-                                      persistence="true" if self.persistence else "false"))
+                                      persistence="true" if self.persistence else "false",
+                                      anonymous="true" if self.anonymous else "false",
+                                      extra=self.extra_config,
+                                      listener=f"listener {self.port} 127.0.0.1\n" if self.listener else ""))
         self._spawn([self.binary, "-c", str(conf)], lambda: listening(self.port), timeout)
 
     def __enter__(self) -> ManagedMosquitto:
