@@ -8,7 +8,6 @@ messages are acknowledged manually, after the batch holding them is committed.
 from __future__ import annotations
 
 import logging
-import queue
 import ssl
 import threading
 from collections.abc import Iterable
@@ -26,6 +25,7 @@ from anju.mqtt import parse_broker_url, set_nodelay
 from anju.timeutil import utcnow
 from anju.topics import subscription_filters
 from gateway.decode import RawMessage
+from gateway.inbox import Inbox
 from gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class MqttHub:
         self.settings = settings
         self.metrics = metrics
         self.queue_limit = queue_limit
-        self.inbox: queue.Queue[RawMessage] = queue.Queue()
+        self.inbox: Inbox[RawMessage] = Inbox()
         self.address = parse_broker_url(settings.url)
         self.connected = threading.Event()
         self._accepting = True
@@ -141,22 +141,16 @@ class MqttHub:
             topic = msg.topic
         except UnicodeDecodeError:  # MQTT requires UTF-8 topics, but a broken client may not comply
             topic = repr(msg._topic)
-        self.inbox.put(RawMessage(topic, msg.payload, msg.qos, msg.retain, msg.mid, utcnow(), self._generation))
+        self.inbox.put(RawMessage(topic, msg.payload, msg.qos, msg.retain, msg.mid, utcnow(), self._generation),
+                       urgent=topic.endswith("/event"))
 
     # -- used by the processing thread ----------------------------------------------------------
 
     def take(self, max_items: int, timeout: float) -> list[RawMessage]:
-        """Up to `max_items` queued messages, waiting at most `timeout` for the first."""
-        try:
-            batch = [self.inbox.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while len(batch) < max_items:
-            try:
-                batch.append(self.inbox.get_nowait())
-            except queue.Empty:
-                break
-        self.metrics.queue_depth.set(self.inbox.qsize())
+        """Up to `max_items` queued messages (events first: gateway/inbox.py), waiting at most `timeout`."""
+        batch = self.inbox.take(max_items, timeout)
+        if batch:
+            self.metrics.queue_depth.set(self.inbox.qsize())
         return batch
 
     def inject(self, topic: str, payload: bytes) -> Future[bool]:
@@ -170,7 +164,7 @@ class MqttHub:
         if self.inbox.qsize() >= self.queue_limit:
             raise HubUnavailable(f"the processing queue is full ({self.queue_limit})")
         message = InjectedMessage(topic, payload, 1, False, 0, utcnow(), -1)
-        self.inbox.put(message)
+        self.inbox.put(message, urgent=topic.endswith("/event"))
         return message.done
 
     @staticmethod
