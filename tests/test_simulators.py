@@ -478,7 +478,9 @@ def test_device_will_duplicates_and_injected_faults_on_the_wire(
     assert injector.wait_idle(5) and dev.connection.wait_idle(5)
     for fault in sent:
         wait_for(lambda f=fault: any(t == f.topic for t, _ in sub.snapshot()), 5, what=fault.fault)
-    oversized = next(p for t, p in sub.snapshot() if len(p) > MAX_PAYLOAD)
+    # Three faults share the event topic: wait for the oversized one itself (it is the slowest to arrive).
+    oversized = wait_for(lambda: next((p for _t, p in sub.snapshot() if len(p) > MAX_PAYLOAD), None), 5,
+                         what="the oversized payload")
     assert json.loads(oversized)["type"] == "heartbeat"
 
     dev.close()
