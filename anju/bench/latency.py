@@ -160,7 +160,8 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
             time.sleep(0.02)
     finally:
         stop.set()
-        load.join(timeout=10)
+        if load.is_alive():  # not started when the set-up failed (e.g. an unreachable database): keep that error
+            load.join(timeout=10)
         pub.disconnect()
         pub.loop_stop()
         waiter.close()
