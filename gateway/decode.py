@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from anju.timeutil import parse_event_time
+from anju.timeutil import believable, parse_event_time
 from anju.topics import DeviceTopic, parse_device_topic
 from devices import DRIVERS
 from devices.base import DeviceDriver, Interpretation, Payload
@@ -147,4 +147,7 @@ def decode(raw: RawMessage, max_payload_bytes: int, drivers: Mapping[str, Device
     except Exception as exc:  # noqa: BLE001 - as above: a driver bug costs its message only
         return Rejection("driver_error", f"{driver.kind} driver failed in interpret: {type(exc).__name__}: {exc}",
                          topic.device)
+    ts, ahead = believable(ts, raw.received_at)
+    if ahead:
+        data = {**data, "clock_ahead_s": round(ahead, 1)}  # `ts` stays as the device sent it
     return DeviceMessage(topic, driver, payload, data, ts, meaning)

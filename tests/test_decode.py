@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -157,3 +157,20 @@ def test_topic_parser_never_raises(topic: str) -> None:
     parsed = parse_device_topic(topic)
     if parsed is not None:
         assert topic == f"anju/v1/{parsed.site}/{parsed.kind}/{parsed.device}/{parsed.channel}"
+
+
+@pytest.mark.parametrize(("offset", "believed"), [
+    (timedelta(hours=-72), True),  # late: buffered while offline, sent now
+    (timedelta(minutes=4), True),  # within the tolerance of an unsynchronised clock
+    (timedelta(hours=1), False),  # ahead: the arrival time is used, the device's kept
+])
+def test_clock_skew_policy(offset: timedelta, believed: bool) -> None:
+    device_time = NOW + offset
+    result = decode(raw("anju/v1/s/elder_button/b/event",
+                        {"type": "press", "ts": device_time.isoformat().replace("+00:00", "Z")}), LIMIT)
+    assert isinstance(result, DeviceMessage)
+    if believed:
+        assert result.ts == device_time and "clock_ahead_s" not in result.data
+    else:
+        assert result.ts == NOW and result.data["clock_ahead_s"] == 3600.0
+        assert result.data["ts"] == "2026-11-22T09:00:00Z"
