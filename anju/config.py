@@ -45,6 +45,8 @@ class ApiSettings(_Section):
     """A bearer token with role admin, for first set-up and automation (never stored)."""
     cors_origins: list[str] = Field(default_factory=list)
     """Other web origins allowed to call the API from a browser; none by default (the console is same-origin)."""
+    auth_failures_per_minute: int = Field(default=30, ge=0)
+    """Wrong tokens one client address may present per minute before it gets 429 (0: no limit; api/ratelimit.py)."""
 
 
 class GatewaySettings(_Section):

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from anju import __version__
 from anju.runtime import Runtime
 from api.deps import Services
+from api.ratelimit import FailedAuth
 from api.routers import (
     alerts,
     audit,
@@ -54,7 +55,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     tap = MessageTap()
     engine.listeners.append(hub.wake)
     gateway.batch_listeners.append(tap.on_batch)
-    app.state.services = Services(gateway.settings, gateway.sessions, gateway, engine, hub, tap)
+    app.state.services = Services(gateway.settings, gateway.sessions, gateway, engine, hub, tap,
+                                  FailedAuth(gateway.settings.api.auth_failures_per_minute))
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, WebSocket, status
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from anju.config import Settings
 from anju.timeutil import utcnow
 from api.auth import Permission, Principal, authenticate
+from api.ratelimit import FailedAuth
 
 if TYPE_CHECKING:
     from api.stream import AlertStreamHub, MessageTap
@@ -31,6 +32,7 @@ class Services:
     engine: RuleEngine
     alerts: AlertStreamHub
     tap: MessageTap
+    failed_auth: FailedAuth = field(default_factory=lambda: FailedAuth(0))
 
 
 def services(request: Request) -> Services:
@@ -70,8 +72,15 @@ def permitted(request: Request, session: Session, token: str | None, permission:
     """The caller of `token` if it may do `permission`: 401 without a valid token, 403 without the permission."""
     if not token:
         raise UNAUTHORIZED
+    limiter = services(request).failed_auth
+    address = request.client.host if request.client else "?"
+    wait = limiter.retry_after(address)
+    if wait:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many wrong tokens from this address; "
+                            f"retry in {wait} s", headers={"Retry-After": str(wait)})
     who = authenticate(session, token, services(request).settings.api.admin_token, utcnow())
     if who is None:
+        limiter.failed(address)
         raise UNAUTHORIZED
     if not who.can(permission):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role} may not do this ({permission})")
@@ -97,8 +106,13 @@ def websocket_principal(websocket: WebSocket, permission: Permission) -> Princip
     if not token:
         return None
     svc: Services = websocket.app.state.services
+    address = websocket.client.host if websocket.client else "?"
+    if svc.failed_auth.retry_after(address):
+        return None
     with svc.sessions() as session:
         who = authenticate(session, token, svc.settings.api.admin_token, utcnow())
+    if who is None:
+        svc.failed_auth.failed(address)
     return who if who is not None and who.can(permission) else None
 
 
@@ -109,5 +123,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     described = {400: "the body is not parseable (not JSON, wrong encoding)", 401: "no valid bearer token",
                  403: "the token's role may not do this", 404: "no such thing (or not visible to this caller)",
                  409: "the request conflicts with the current state", 422: "the request is not valid",
+                 429: "too many wrong tokens from this address: retry after `Retry-After` seconds",
                  503: "busy or stopping: retry after `Retry-After` seconds"}
-    return {code: {"model": ErrorBody, "description": described[code]} for code in (400, 401, 403, *codes)}
+    return {code: {"model": ErrorBody, "description": described[code]} for code in (400, 401, 403, 429, *codes)}

@@ -75,5 +75,7 @@ def metrics(svc: Svc, session: DB, _who: Annotated[Principal, Depends(require(Pe
             select(Device.kind, Device.online, func.count()).group_by(Device.kind, Device.online)):
         devices.labels(kind, {True: "online", False: "offline"}.get(online, "unknown")).set(count)
     Gauge("anju_alert_stream_clients", "Live alert stream connections", registry=now).set(svc.alerts.subscribers)
+    Gauge("anju_api_auth_blocked_total", "Requests refused (429) after too many wrong tokens from one address",
+          registry=now).set(svc.failed_auth.blocked_total)
     body = generate_latest(gateway.metrics.registry) + generate_latest(now)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
