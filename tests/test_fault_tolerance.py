@@ -24,11 +24,11 @@ import pytest
 from sqlalchemy import func, make_url, select
 from websockets.exceptions import ConnectionClosed
 
-from anju.bench.mosquitto import free_port
+from anju.bench.mosquitto import ManagedMosquitto, free_port
 from anju.db import make_engine, session_factory
 from anju.db.models import Alert, Event
 from anju.mqtt import forget_session
-from tests.conftest import GatewayFactory
+from tests.conftest import GatewayFactory, unavailable
 from tests.helpers import ApiServer, Publisher, TcpProxy, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(240)]
@@ -213,3 +213,45 @@ def test_a_client_that_stops_reading_the_stream_never_slows_ingest(
         publisher.close()
         reader.close()
         stuck.close()
+
+
+@pytest.mark.xfail(strict=False, reason="known, open (issue 7): in about 1 run in 9 the last press, acknowledged by "
+                   "Mosquitto 2.0.11 before its graceful restart, never reaches the gateway; not yet known whether "
+                   "the broker or the hub loses it")
+def test_broker_restart_under_load_loses_nothing_the_broker_kept(
+        make_gateway: GatewayFactory, sqlite_url: str, site_id: str) -> None:
+    """1,000 QoS 1 presses acknowledged by the broker, then the broker restarted (with its persistence) while
+    the gateway is still working through them: every press is stored once after the gateway reconnects."""
+    if not ManagedMosquitto.available():
+        unavailable("mosquitto is not installed (apt-get install mosquitto)")
+    broker = ManagedMosquitto(persistence=True)
+    broker.start()
+    try:
+        gw = make_gateway(broker.url, sqlite_url, rules=True)
+        publisher = Publisher(broker.url, site_id)
+        try:  # each send waits for the broker's acknowledgement: the broker holds all 1,000 after this loop
+            sent = [publisher.send("eb1", "elder_button", "event", msg_id=f"r-{n:04d}", type="press")
+                    for n in range(PRESSES)]
+        finally:
+            publisher.close()
+        with gw.sessions() as session:
+            at_restart = session.scalar(select(func.count(Event.id)).where(Event.type == "press"))
+        broker.stop()  # graceful: Mosquitto writes the gateway's session, with what it has not yet delivered
+        broker.start()
+        assert gw.wait_connected(40), "the gateway did not reconnect"
+
+        def stored() -> list[str]:
+            with gw.sessions() as session:
+                return list(session.scalars(select(Event.msg_id).where(Event.type == "press")))
+        try:
+            ids = wait_for(lambda: (got := stored()) and len(got) >= PRESSES and got, 20, 0.2, "every press stored")
+        except AssertionError:
+            got = stored()
+            missing = sorted(set(sent) - set(got))
+            raise AssertionError(f"{at_restart} stored at the restart, {len(got)} now; "
+                                 f"missing {len(missing)}: {missing[:5]}") from None
+        assert sorted(ids) == sent and at_restart < PRESSES, f"{at_restart} stored before the restart"
+        with gw.sessions() as session:
+            assert session.scalar(select(func.sum(Alert.count)).where(Alert.rule == "elder-sos")) == PRESSES
+    finally:
+        broker.stop()
