@@ -23,13 +23,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from anju.config import VisionSettings
-from anju.db.models import Device, Event, FaceEmbedding, Snapshot
+from anju.db.models import FaceEmbedding
 from anju.timeutil import utcnow
 from gateway import snapshots
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_hub import HubUnavailable, MqttHub
 from gateway.observations import Observation
-from vision.faces import Gallery, embedding_from_bytes
+from vision.enrolment import load_gallery
+from vision.faces import Gallery
 from vision.worker import ReadResult, RecognitionPool
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,7 @@ class FaceGallery:
                     signature = tuple(session.execute(
                         select(func.count(FaceEmbedding.id), func.max(FaceEmbedding.id))).one())
                     if signature != self._signature:
-                        rows = session.execute(select(FaceEmbedding.person_id, FaceEmbedding.embedding)).all()
-                        self._gallery = Gallery([(r.person_id, embedding_from_bytes(r.embedding)) for r in rows])
+                        self._gallery = load_gallery(session)
                         self._signature = signature  # type: ignore[assignment]
             return self._gallery
 
@@ -89,21 +89,10 @@ class SnapshotReader:
         """Queue the pictures stored since `since` that were never read (the gateway stopped before)."""
         with self.sessions() as session:
             pending = snapshots.unread(session, since)
-            contexts = {row.id: row for row in session.execute(
-                select(Snapshot.id, Snapshot.site_id, Snapshot.device_id, Snapshot.event_id)
-                .where(Snapshot.id.in_([p.snapshot_id for p in pending]))).all()}
-            events = {e.id: e for e in session.scalars(select(Event).where(
-                Event.id.in_([c.event_id for c in contexts.values() if c.event_id is not None])))}
-            kinds = {r.id: r.kind for r in session.execute(select(Device.id, Device.kind).where(
-                Device.id.in_({c.device_id for c in contexts.values()})))}
-        for item in pending:
-            row = contexts[item.snapshot_id]
-            event = events.get(row.event_id) if row.event_id is not None else None
-            if event is None or row.device_id not in kinds:
-                continue
-            context = {"site": row.site_id, "kind": kinds[row.device_id], "device": row.device_id,
-                       "type": event.type, "ts": event.ts, "msg_id": event.msg_id, "data": event.data}
-            self._submit(item.snapshot_id, item.task, item.content, context)
+        for row in pending:
+            context = {"site": row.site_id, "kind": row.kind, "device": row.device_id, "type": row.type,
+                       "ts": row.ts, "msg_id": row.msg_id, "data": row.data}
+            self._submit(row.id, row.task, row.content, context)
         if pending:
             log.info("re-reading %d camera pictures left unread at the last stop", len(pending))
         return len(pending)

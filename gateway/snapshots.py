@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from anju.db.models import Snapshot
+from anju.db.models import Device, Event, Snapshot
 
 READ_TASKS = {"plate": "plate", "person_id": "face"}
 """A capture's missing result field → what the gateway reads from its picture."""
@@ -47,9 +47,10 @@ def shrink(content: bytes, limit: int) -> bytes | None:
     needs far less than a 4K scene, and a stored smaller picture beats a refused event.
     """
     import cv2
-    import numpy as np
 
-    image = cv2.imdecode(np.frombuffer(content, dtype=np.uint8), cv2.IMREAD_COLOR)
+    from vision.worker import decode_image
+
+    image = decode_image(content)
     if image is None:
         return None
     for side, quality in ((1920, 90), (1600, 85), (1280, 85), (1280, 70), (960, 70), (800, 60), (640, 50)):
@@ -101,11 +102,14 @@ def finish(session: Session, snapshot_id: int, device_id: str, outcome: str) -> 
                     .values(task=None, outcome=outcome[:200]))
 
 
-def unread(session: Session, since: datetime) -> list[PendingRead]:
-    """Pictures stored since `since` that were never read (the gateway stopped first)."""
-    rows = session.execute(select(Snapshot.id, Snapshot.task, Snapshot.content).where(
-        Snapshot.task.is_not(None), Snapshot.received_at >= since).order_by(Snapshot.id)).all()
-    return [PendingRead(r.id, r.task, r.content) for r in rows]
+def unread(session: Session, since: datetime) -> list[Row[Any]]:
+    """Pictures stored since `since` that were never read (the gateway stopped first), each with what its
+    reading needs: the camera event (type, time, msg_id, data) and the device's kind."""
+    return list(session.execute(
+        select(Snapshot.id, Snapshot.task, Snapshot.content, Snapshot.site_id, Snapshot.device_id, Event.type,
+               Event.ts, Event.msg_id, Event.data, Device.kind)
+        .join(Event, Event.id == Snapshot.event_id).join(Device, Device.id == Snapshot.device_id)
+        .where(Snapshot.task.is_not(None), Snapshot.received_at >= since).order_by(Snapshot.id)))
 
 
 def prune(session: Session, before: datetime) -> int:

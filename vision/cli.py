@@ -120,13 +120,9 @@ def _session(url: str) -> Iterator[Session]:
 
 
 def _gallery(config: Path | None) -> tuple[Settings, Gallery]:
-    from sqlalchemy import select
-
     from anju.config import load_settings
-    from anju.db.models import FaceEmbedding
-    from vision.faces import Gallery, embedding_from_bytes
+    from vision.enrolment import load_gallery
 
     settings = load_settings(config)
     with _session(settings.db.url) as session:
-        rows = session.execute(select(FaceEmbedding.person_id, FaceEmbedding.embedding)).all()
-    return settings, Gallery([(r.person_id, embedding_from_bytes(r.embedding)) for r in rows])
+        return settings, load_gallery(session)

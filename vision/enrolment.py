@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from anju.db.models import Event, FaceEmbedding, Person, PersonDataAccess, Snapshot
 from anju.timeutil import utcnow
-from vision.faces import embedding_to_bytes
+from vision.faces import Gallery, embedding_from_bytes, embedding_to_bytes
 from vision.worker import ReadResult
 
 ERASED = "erased"
@@ -74,6 +74,12 @@ def enrol(session: Session, person_id: str, photos: list[tuple[str, bytes, ReadR
     return outcomes
 
 
+def load_gallery(session: Session) -> Gallery:
+    """Every enrolled face, for matching (the gateway reloads it when enrolments change)."""
+    rows = session.execute(select(FaceEmbedding.person_id, FaceEmbedding.embedding)).all()
+    return Gallery([(r.person_id, embedding_from_bytes(r.embedding)) for r in rows])
+
+
 def sightings(session: Session, person_id: str, limit: int = 10_000) -> list[Event]:
     """Face events that named the person (a camera's or the gateway's own match)."""
     return list(session.scalars(select(Event).where(
@@ -112,9 +118,11 @@ def erase(session: Session, person: Person) -> dict[str, int]:
     faces = session.execute(delete(FaceEmbedding).where(FaceEmbedding.person_id == person.id)).rowcount or 0
     events = sightings(session, person.id, limit=1_000_000)
     pictures = {e.data.get("snapshot_id") for e in events if isinstance(e.data.get("snapshot_id"), int)}
-    removed = session.execute(delete(Snapshot).where(Snapshot.id.in_(pictures))).rowcount or 0 if pictures else 0
+    removed = 0
+    if pictures:
+        removed = session.execute(delete(Snapshot).where(Snapshot.id.in_(pictures))).rowcount or 0
     for event in events:
-        event.data = {**{k: v for k, v in event.data.items() if k not in ("nearest",)}, "person_id": ERASED}
+        event.data = {k: v for k, v in event.data.items() if k != "nearest"} | {"person_id": ERASED}
     session.delete(person)
     return {"faces": faces, "sightings": len(events), "pictures": removed}
 

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 
 from anju.db.models import FaceEmbedding, Person
 from api.auth import Permission, Principal
-from api.deps import DB, Svc, errors, require
+from api.deps import DB, Services, Svc, errors, require
 from api.routers._common import LINE, PathId, commit, get_or_404, unprocessable
 from vision import enrolment
 from vision.worker import ReadResult
@@ -97,7 +97,7 @@ async def enrol_faces(person_id: PathId, body: EnrolIn, svc: Svc, who: Writer) -
     return await asyncio.to_thread(_store, svc, who, person_id, photos, results)
 
 
-def _store(svc: Any, who: Principal, person_id: str, photos: list[tuple[str, bytes]],
+def _store(svc: Services, who: Principal, person_id: str, photos: list[tuple[str, bytes]],
            results: list[ReadResult]) -> list[EnrolResult]:
     with svc.sessions() as session:
         get_or_404(session, Person, person_id, "person")
