@@ -72,13 +72,14 @@ def permitted(request: Request, session: Session, token: str | None, permission:
     """The caller of `token` if it may do `permission`: 401 without a valid token, 403 without the permission."""
     if not token:
         raise UNAUTHORIZED
-    limiter = services(request).failed_auth
+    svc = services(request)
+    limiter = svc.failed_auth
     address = request.client.host if request.client else "?"
     wait = limiter.retry_after(address)
     if wait:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many wrong tokens from this address; "
                             f"retry in {wait} s", headers={"Retry-After": str(wait)})
-    who = authenticate(session, token, services(request).settings.api.admin_token, utcnow())
+    who = authenticate(session, token, svc.settings.api.admin_token, utcnow())
     if who is None:
         limiter.failed(address)
         raise UNAUTHORIZED
