@@ -206,11 +206,11 @@ def bench_ingest(
 @bench_app.command("latency")
 def bench_latency(
     presses: Annotated[int, typer.Option(help="elder presses to time")] = 200,
-    background_rate: Annotated[float, typer.Option(help="background fence telemetry, msg/s")] = 1000,
+    background_rate: Annotated[float, typer.Option(help="background fence telemetry, msg/s (0: none)")] = 5000,
     db: Annotated[str | None, typer.Option(help="database URL (default: a fresh SQLite file)")] = None,
     out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
 ) -> None:
-    """Press -> alert on the alerts topic (committed first), p50/p99/max, against the bare MQTT hop."""
+    """Press -> alert on the alerts topic and the live stream, p50/p99/max, against the bare MQTT hop."""
     from anju.bench.latency import run_latency_bench
 
     _logging("WARNING")

@@ -52,7 +52,10 @@ class ApiSettings(_Section):
 class GatewaySettings(_Section):
     max_payload_bytes: int = 256 * 1024
     batch_size: int = 500
-    """Messages committed in one transaction; acknowledgements go out after the commit."""
+    """Messages committed in one transaction at most; acknowledgements go out after the commit."""
+    batch_seconds: float = Field(default=0.015, gt=0)
+    """How long one transaction should take: batches are sized by the measured cost per message (up to
+    `batch_size`). An elder's press arriving meanwhile waits for that commit, so this bounds its wait."""
     queue_limit: int = 20_000
     """Beyond this many queued messages, QoS 0 telemetry is shed (counted); QoS 1 never is."""
     auto_register: bool = False

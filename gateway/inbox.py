@@ -39,8 +39,9 @@ class Inbox(Generic[T]):
     def empty(self) -> bool:
         return not self._urgent and not self._bulk
 
-    def take(self, max_items: int, timeout: float) -> list[T]:
-        """Up to `max_items`: urgent ones only while any wait, else bulk ones; waits at most `timeout` for one."""
+    def take(self, max_urgent: int, max_bulk: int, timeout: float) -> list[T]:
+        """Up to `max_urgent` urgent ones while any wait, else up to `max_bulk` bulk ones; waits at most
+        `timeout` for one."""
         deadline = time.monotonic() + timeout
         with self._ready:
             while not self._urgent and not self._bulk:
@@ -48,5 +49,35 @@ class Inbox(Generic[T]):
                 if remaining <= 0:
                     return []
                 self._ready.wait(remaining)
-            lane = self._urgent if self._urgent else self._bulk
-            return [lane.popleft() for _ in range(min(max_items, len(lane)))]
+            lane, limit = (self._urgent, max_urgent) if self._urgent else (self._bulk, max_bulk)
+            return [lane.popleft() for _ in range(min(limit, len(lane)))]
+
+
+def is_urgent(topic: str) -> bool:
+    """Device events (a press, an intrusion) take the priority lane."""
+    return topic.endswith("/event")
+
+
+class BatchSizer:
+    """How many messages of one lane to take into the next transaction.
+
+    Sized by time, not count: a press that arrives while a transaction runs waits for its
+    commit (telemetry, or other devices' events: a burst of fence alarms), so a transaction
+    should take about `budget` seconds whatever a message costs on this machine and database. The cost per message is a moving average of what batches
+    took; the per-batch overhead is in it, so the size settles where a whole batch takes `budget`.
+    """
+
+    MIN_SIZE = 10
+    """Below this, the per-transaction overhead dominates and throughput falls."""
+
+    def __init__(self, max_size: int, budget: float) -> None:
+        self.max_size = max_size
+        self.budget = budget
+        self.size = min(max_size, 50)
+        self._per_message: float | None = None
+
+    def observe(self, count: int, seconds: float) -> None:
+        per_message = seconds / count
+        self._per_message = per_message if self._per_message is None else 0.8 * self._per_message + 0.2 * per_message
+        ideal = int(self.budget / self._per_message) if self._per_message > 0 else self.max_size
+        self.size = max(min(self.MIN_SIZE, self.max_size), min(self.max_size, ideal))

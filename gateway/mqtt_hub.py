@@ -25,7 +25,7 @@ from anju.mqtt import parse_broker_url, set_nodelay
 from anju.timeutil import utcnow
 from anju.topics import subscription_filters
 from gateway.decode import RawMessage
-from gateway.inbox import Inbox
+from gateway.inbox import Inbox, is_urgent
 from gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
@@ -142,13 +142,14 @@ class MqttHub:
         except UnicodeDecodeError:  # MQTT requires UTF-8 topics, but a broken client may not comply
             topic = repr(msg._topic)
         self.inbox.put(RawMessage(topic, msg.payload, msg.qos, msg.retain, msg.mid, utcnow(), self._generation),
-                       urgent=topic.endswith("/event"))
+                       urgent=is_urgent(topic))
 
     # -- used by the processing thread ----------------------------------------------------------
 
-    def take(self, max_items: int, timeout: float) -> list[RawMessage]:
-        """Up to `max_items` queued messages (events first: gateway/inbox.py), waiting at most `timeout`."""
-        batch = self.inbox.take(max_items, timeout)
+    def take(self, max_urgent: int, max_bulk: int, timeout: float) -> list[RawMessage]:
+        """Queued messages, events first (at most `max_urgent`), else telemetry and status (at most `max_bulk`):
+        gateway/inbox.py; waits at most `timeout`."""
+        batch = self.inbox.take(max_urgent, max_bulk, timeout)
         if batch:
             self.metrics.queue_depth.set(self.inbox.qsize())
         return batch
@@ -164,7 +165,7 @@ class MqttHub:
         if self.inbox.qsize() >= self.queue_limit:
             raise HubUnavailable(f"the processing queue is full ({self.queue_limit})")
         message = InjectedMessage(topic, payload, 1, False, 0, utcnow(), -1)
-        self.inbox.put(message, urgent=topic.endswith("/event"))
+        self.inbox.put(message, urgent=is_urgent(topic))
         return message.done
 
     @staticmethod

@@ -18,6 +18,7 @@ from anju.timeutil import utcnow
 from gateway import snapshots, store
 from gateway.decode import RawMessage
 from gateway.health import DeadlineTracker, OfflineTimeouts
+from gateway.inbox import BatchSizer, is_urgent
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_hub import MqttHub
 from gateway.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
@@ -110,11 +111,14 @@ class Gateway:
     # -- processing thread ------------------------------------------------------------------------
 
     def _process_loop(self) -> None:
-        batch_size = self.settings.gateway.batch_size
+        settings = self.settings.gateway
+        urgent, bulk = (BatchSizer(settings.batch_size, settings.batch_seconds) for _ in range(2))
         while not self._stop.is_set():
-            batch = self.hub.take(batch_size, timeout=0.1)
+            batch = self.hub.take(urgent.size, bulk.size, timeout=0.1)
             if batch:
+                started = time.perf_counter()
                 self._process_batch(batch)
+                (urgent if is_urgent(batch[0].topic) else bulk).observe(len(batch), time.perf_counter() - started)
 
     def _process_batch(self, batch: list[RawMessage]) -> None:
         backoff = 0.2

@@ -1,0 +1,35 @@
+"""The processing queue's priority lane and the time-bounded batch sizes (gateway/inbox.py)."""
+
+from __future__ import annotations
+
+from gateway.inbox import BatchSizer, Inbox, is_urgent
+
+
+def test_events_are_taken_before_telemetry_and_status_in_their_own_batch() -> None:
+    inbox: Inbox[str] = Inbox()
+    for item in ("t1", "t2", "s1"):
+        inbox.put(item)
+    inbox.put("press", urgent=True)
+    assert inbox.take(10, 10, timeout=0) == ["press"]
+    assert inbox.take(10, 2, timeout=0) == ["t1", "t2"]  # the bulk lane keeps arrival order
+    assert inbox.take(10, 2, timeout=0) == ["s1"]
+    assert inbox.take(10, 2, timeout=0.01) == []
+
+
+def test_only_device_events_are_urgent() -> None:
+    assert is_urgent("anju/v1/s1/elder_button/eb1/event")
+    assert not is_urgent("anju/v1/s1/elder_button/eb1/telemetry")
+    assert not is_urgent("anju/v1/s1/elder_button/eb1/status")
+
+
+def test_batches_are_sized_so_that_one_takes_about_the_budget() -> None:
+    sizer = BatchSizer(max_size=500, budget=0.015)
+    for _ in range(30):  # 1 ms per message: 15 messages fill the budget
+        sizer.observe(sizer.size, sizer.size * 0.001)
+    assert 13 <= sizer.size <= 17
+    for _ in range(30):  # a fast machine: limited by batch_size
+        sizer.observe(sizer.size, sizer.size * 0.000001)
+    assert sizer.size == 500
+    for _ in range(30):  # a database outage (seconds per batch) never drops below the floor
+        sizer.observe(sizer.size, 5.0)
+    assert sizer.size == BatchSizer.MIN_SIZE
