@@ -39,6 +39,8 @@ class DbSettings(_Section):
 
 
 class ApiSettings(_Section):
+    enabled: bool = True
+    """False: `anju serve` runs ingest only, no HTTP server (a worker of a scaled-out deployment)."""
     host: str = "127.0.0.1"
     port: int = 8080
     admin_token: str | None = None
@@ -50,6 +52,9 @@ class ApiSettings(_Section):
 
 
 class GatewaySettings(_Section):
+    ingest: bool = True
+    """False: do not subscribe to device topics. An API-only process of a scaled-out deployment: it still
+    processes vendor HTTP pushes, publishes the alerts it changes and runs timers (claimed once cluster-wide)."""
     max_payload_bytes: int = 256 * 1024
     batch_size: int = 500
     """Messages committed in one transaction at most; acknowledgements go out after the commit."""

@@ -1,13 +1,20 @@
-"""`anju serve`: the gateway and the API in one process, until SIGINT/SIGTERM."""
+"""`anju serve`: the gateway and the API in one process, until SIGINT/SIGTERM.
+
+In a scaled-out deployment the same command runs each part alone (docs/deployment.md):
+`api.enabled: false` for an ingest worker, `gateway.ingest: false` for an API process.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 from anju.config import Settings
 from anju.runtime import build_runtime
 from api.app import create_app
 from api.serve import serve_http
+from gateway.service import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +24,22 @@ def run_server(settings: Settings) -> None:
     gateway = runtime.gateway
     gateway.start()
     try:
-        # uvicorn owns the main thread and its signal handlers; when it returns, we stop the rest.
-        serve_http(create_app(runtime), host=settings.api.host, port=settings.api.port)
+        if settings.api.enabled:
+            # uvicorn owns the main thread and its signal handlers; when it returns, we stop the rest.
+            serve_http(create_app(runtime), host=settings.api.host, port=settings.api.port)
+        else:
+            _wait_for_signal(gateway)
     finally:
         gateway.stop()
         log.info("stopped")
+
+
+def _wait_for_signal(gateway: Gateway) -> None:
+    """An ingest-only worker has no HTTP server to own the signals: wait for SIGINT or SIGTERM here."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if gateway.wait_connected(60):
+        log.info("%s: ingest worker subscribed (no API)", gateway.settings.mqtt.client_id)
+    while not stop.wait(1):
+        pass

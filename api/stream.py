@@ -2,7 +2,8 @@
 
 Alert changes are read from the `alert_changes` journal in id order by one
 tailer per API process, woken at once by the in-process rule engine after each
-commit and polling for changes made by other processes. Each WebSocket client
+commit, by PostgreSQL notifications for changes made by other processes
+(anju/db/notify.py), and polling as the fallback. Each WebSocket client
 gets its own bounded queue: a client too slow to keep up is disconnected (and
 resumes from the journal with `since=`), so it can never slow ingest or the
 other clients, and it loses nothing.
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from anju.db.models import AlertChangeRow
+from anju.db.notify import Listener, listener_for
 from anju.topics import parse_device_topic
 from api.auth import Principal
 from api.visibility import alert_filter, can_see_alert
@@ -60,6 +62,7 @@ class AlertStreamHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._gap_since: float | None = None
+        self._listener: Listener | None = None
 
     @property
     def subscribers(self) -> int:
@@ -104,6 +107,8 @@ class AlertStreamHub:
         self._wake = asyncio.Event()
         self.last_seq = await asyncio.to_thread(self._latest)
         self._task = asyncio.create_task(self._run(), name="anju-alert-journal")
+        if self._listener is None:
+            self._listener = listener_for(self.sessions.kw["bind"], self.wake)
 
     def _latest(self) -> int:
         with self.sessions() as session:

@@ -63,8 +63,9 @@ class BatchSizer:
 
     Sized by time, not count: a press that arrives while a transaction runs waits for its
     commit (telemetry, or other devices' events: a burst of fence alarms), so a transaction
-    should take about `budget` seconds whatever a message costs on this machine and database. The cost per message is a moving average of what batches
-    took; the per-batch overhead is in it, so the size settles where a whole batch takes `budget`.
+    should take about `budget` seconds whatever a message costs on this machine and database.
+    The cost per message is a moving average of what batches took; the per-batch overhead is
+    in it, so the size settles where a whole batch takes `budget`.
     """
 
     MIN_SIZE = 10

@@ -45,8 +45,11 @@ class HubUnavailable(RuntimeError):
 
 
 class MqttHub:
-    def __init__(self, settings: MqttSettings, metrics: GatewayMetrics, queue_limit: int) -> None:
+    def __init__(self, settings: MqttSettings, metrics: GatewayMetrics, queue_limit: int,
+                 subscribe: bool = True) -> None:
         self.settings = settings
+        self.subscribe = subscribe
+        """False: connect to publish only (an API-only process: `gateway.ingest: false`)."""
         self.metrics = metrics
         self.queue_limit = queue_limit
         self.inbox: Inbox[RawMessage] = Inbox()
@@ -108,6 +111,9 @@ class MqttHub:
             return
         set_nodelay(client)
         self._generation += 1
+        if not self.subscribe:
+            self._ready()
+            return
         _result, self._subscribe_mid = client.subscribe(
             [(f, 1) for f in subscription_filters(self.settings.shared_group)])
         log.info("connected to %s:%s (session present: %s)", self.address.host, self.address.port,
@@ -122,6 +128,9 @@ class MqttHub:
         if refused:
             log.error("broker refused our subscription: %s", refused)
             return
+        self._ready()
+
+    def _ready(self) -> None:
         self.connected.set()
         self.metrics.mqtt_connected.set(1)
 

@@ -47,7 +47,7 @@ class Gateway:
         """Where readings go and are read back from (docs/timeseries.md)."""
         self.pipeline = Pipeline(self.sessions, self.registry, settings.gateway, self.metrics, settings.health,
                                  readings=self.readings, read_pictures=settings.vision.enabled)
-        self.hub = MqttHub(settings.mqtt, self.metrics, settings.gateway.queue_limit)
+        self.hub = MqttHub(settings.mqtt, self.metrics, settings.gateway.queue_limit, settings.gateway.ingest)
         self.reader = SnapshotReader(settings.vision, self.sessions, self.hub, self.metrics)
         """Reads camera pictures that came without a result, in worker processes (docs/vision.md)."""
         self.listeners: list[Listener] = []

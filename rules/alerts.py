@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from anju.db.engine import upsert_insert
 from anju.db.models import Alert, AlertChangeRow, AlertHistory
+from anju.db.notify import notify_after_commit
 
 SEVERITIES = ("critical", "major", "minor", "warning")
 STATES = ("open", "acknowledged", "resolved")
@@ -119,6 +120,7 @@ def announce(session: Session, action: str, alert: Alert, at: datetime) -> Alert
                          action=action, at=at, alert=body)
     session.add(row)
     session.flush()
+    notify_after_commit(session)  # other processes' live streams read the journal at once (anju/db/notify.py)
     return AlertChange(action, body, row.id)
 
 

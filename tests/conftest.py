@@ -19,7 +19,7 @@ import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from anju.bench.mosquitto import free_port
+from anju.bench.mosquitto import ManagedMosquitto, free_port
 from anju.config import Settings, load_settings
 from anju.db import make_engine, migrate
 from anju.mqtt import forget_session
@@ -140,6 +140,17 @@ def vm_url() -> str:
 @pytest.fixture
 def site_id() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def own_mosquitto() -> Iterator[ManagedMosquitto]:
+    """A private Mosquitto (persistence on) for tests that restart, configure or load their broker."""
+    if not ManagedMosquitto.available():
+        unavailable("mosquitto is not installed (apt-get install mosquitto)")
+    broker = ManagedMosquitto(persistence=True)
+    broker.start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import orjson
 import paho.mqtt.client as mqtt
 from sqlalchemy import func, select
@@ -252,3 +258,51 @@ class TcpProxy:
     def close(self) -> None:
         self.cut()
         self.listener.close()
+
+
+class GatewayProcess:
+    """`anju serve` in a child process, on the test's broker, database and site file."""
+
+    def __init__(self, broker: str, db: str, site_file: Path, client_id: str, log: Path,
+                 **env: str) -> None:
+        """`env`: further settings, e.g. `ANJU_MQTT__SHARED_GROUP="anju"` for a worker of a scaled-out set."""
+        from anju.bench.mosquitto import free_port
+
+        self.port = free_port()
+        self.env = {**os.environ, "ANJU_MQTT__URL": broker, "ANJU_MQTT__CLIENT_ID": client_id, "ANJU_DB__URL": db,
+                    "ANJU_SITE_FILE": str(site_file), "ANJU_API__PORT": str(self.port), "ANJU_LOG_LEVEL": "WARNING",
+                    "ANJU_VISION__ENABLED": "false", **env}
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "anju.cli", "serve"], env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT)
+        ready = self._subscribed if self.env.get("ANJU_API__ENABLED") == "false" else self._connected
+        wait_for(ready, 30, 0.1, f"the gateway process connected (log: {self.log})")
+
+    def _subscribed(self) -> bool:
+        """An ingest-only worker has no /healthz: it logs when it is subscribed (at INFO)."""
+        assert self.process is not None and self.process.poll() is None, self.log.read_text(errors="replace")
+        return "ingest worker subscribed" in self.log.read_text(errors="replace")
+
+    def _connected(self) -> bool:
+        assert self.process is not None and self.process.poll() is None, self.log.read_text(errors="replace")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).json()["mqtt_connected"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return False
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

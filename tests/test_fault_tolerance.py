@@ -9,68 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, make_url, select
 from websockets.exceptions import ConnectionClosed
 
-from anju.bench.mosquitto import ManagedMosquitto, free_port
+from anju.bench.mosquitto import ManagedMosquitto
 from anju.db import make_engine, session_factory
 from anju.db.models import Alert, Event
 from anju.mqtt import forget_session
 from tests.conftest import GatewayFactory, unavailable
-from tests.helpers import ApiServer, Publisher, TcpProxy, wait_for
+from tests.helpers import ApiServer, GatewayProcess, Publisher, TcpProxy, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(240)]
 PRESSES = 1000
-
-
-class GatewayProcess:
-    """`anju serve` in a child process, on the test's broker, database and site file."""
-
-    def __init__(self, broker: str, db: str, site_file: Path, client_id: str, log: Path) -> None:
-        self.port = free_port()
-        self.env = {**os.environ, "ANJU_MQTT__URL": broker, "ANJU_MQTT__CLIENT_ID": client_id, "ANJU_DB__URL": db,
-                    "ANJU_SITE_FILE": str(site_file), "ANJU_API__PORT": str(self.port), "ANJU_LOG_LEVEL": "WARNING",
-                    "ANJU_VISION__ENABLED": "false"}
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "anju.cli", "serve"], env=self.env, stdout=out,
-                                            stderr=subprocess.STDOUT)
-        wait_for(self._connected, 30, 0.1, f"the gateway process connected (log: {self.log})")
-
-    def _connected(self) -> bool:
-        assert self.process is not None and self.process.poll() is None, self.log.read_text(errors="replace")
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).json()["mqtt_connected"]
-        except (httpx.HTTPError, ValueError, KeyError):
-            return False
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 @pytest.fixture
@@ -159,12 +116,14 @@ def test_database_outage_keeps_every_press_and_recovers_by_itself(
 
 
 def test_a_client_that_stops_reading_the_stream_never_slows_ingest(
-        make_api: Callable[..., ApiServer], mosquitto_url: str, sqlite_url: str, site_id: str) -> None:
+        make_api: Callable[..., ApiServer], own_mosquitto: ManagedMosquitto, sqlite_url: str, site_id: str) -> None:
     """A patrol phone that stops reading (a tiny receive buffer, not drained) while 2,000 presses make 2,000
     alert changes: every press is stored and a reading client gets every change, in order. When the stuck
     client reads again it gets the changes in order without a gap, or, if its queue overflowed meanwhile, a
     close with 1013 (it resumes with `since=`). (Which of the two depends on how much the kernel's buffers
-    hold; the overflow itself is tested on the hub, tests/test_alert_stream.py.)"""
+    hold; the overflow itself is tested on the hub, tests/test_alert_stream.py.) The broker is one configured
+    for load: a default Mosquitto queues 1,000 messages for a busy subscriber and drops the rest."""
+    mosquitto_url = own_mosquitto.url
     import socket
 
     from websockets.sync.client import connect

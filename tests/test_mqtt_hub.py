@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
 from anju.bench.mosquitto import ManagedMosquitto
 from anju.db.models import Event
-from tests.conftest import GatewayFactory, unavailable
+from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, count_events, wait_for
 
 pytestmark = [pytest.mark.broker]
-
-
-@pytest.fixture
-def own_mosquitto() -> Iterator[ManagedMosquitto]:
-    if not ManagedMosquitto.available():
-        unavailable("mosquitto is not installed (apt-get install mosquitto)")
-    broker = ManagedMosquitto(persistence=True)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 def test_gateway_reconnects_and_resubscribes_after_broker_restart(
