@@ -88,6 +88,12 @@ class AlertStreamHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subscribers.discard(sub)
 
+    def close(self) -> None:
+        """Stop listening for other processes' changes (the API is shutting down)."""
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+
     async def replay(self, who: Principal, since: int, upto: int) -> list[dict[str, Any]]:
         """Journal entries this caller may see with since < seq <= upto (what a reconnecting client missed)."""
         def read() -> list[dict[str, Any]]:

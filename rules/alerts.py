@@ -156,9 +156,9 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
             index_where=text("state <> 'resolved'"),
             set_={"count": Alert.count + 1, "updated_at": now},
         )
-    alert_id, count = session.execute(stmt.returning(Alert.id, Alert.count)).one()
-    alert = session.get(Alert, alert_id, populate_existing=True)
-    assert alert is not None
+    # The row comes back as the ORM object in the same round trip (no second SELECT on the press path).
+    alert = session.scalars(stmt.returning(Alert), execution_options={"populate_existing": True}).one()
+    count = alert.count
     if count == 1:
         record_history(session, alert, "created", now)
         if parent_id is not None:

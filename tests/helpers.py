@@ -164,6 +164,7 @@ class ApiServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.services.alerts.close()
 
     def client(self, token: str | None = None) -> Any:
         import httpx
