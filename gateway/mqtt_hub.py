@@ -135,6 +135,7 @@ class MqttHub:
         self.metrics.mqtt_connected.set(1)
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self._generation += 1  # no acknowledgement for the lost connection's message ids, even before CONNACK
         self.connected.clear()
         self.metrics.mqtt_connected.set(0)
         if self._accepting:

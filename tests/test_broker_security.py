@@ -9,8 +9,6 @@ marker on the same connection: once the marker has arrived, anything let through
 from __future__ import annotations
 
 import csv
-import os
-import pwd
 import shutil
 import stat
 import subprocess
@@ -181,11 +179,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     port = free_port()
     out = tmp / "broker"
     result = generate_broker_config(site_file, out, broker=f"mqtt://127.0.0.1:{port}", listen=f"127.0.0.1:{port}")
-    # Run as root, Mosquitto drops to user `mosquitto` before reading the password file, which it could
-    # not reach in pytest's private temporary directory: stay the current user (no effect if not root).
-    me = pwd.getpwuid(os.geteuid()).pw_name
-    broker = ManagedMosquitto(port=port, anonymous=False, listener=False,
-                              extra_config=f"user {me}\ninclude_dir {out}\n")
+    # ManagedMosquitto keeps the current user, so the broker reads pytest's private directory.
+    broker = ManagedMosquitto(port=port, anonymous=False, listener=False, extra_config=f"include_dir {out}\n")
     broker.start()
     yield Secured(broker, site, site_file, read_credentials(out), result.gateway_url)
     broker.stop()

@@ -11,9 +11,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import json
-import shutil
 import ssl
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -62,23 +60,15 @@ def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) 
 
 
 @pytest.fixture
-def pki() -> Iterator[dict[str, tuple[str, str]]]:
-    """A private CA and what it signed: the broker's certificate for 127.0.0.1, the gateway's and a device's.
-
-    In a world-readable directory: Mosquitto started as root reads them after dropping to its own user.
-    """
-    tmp_path = Path(tempfile.mkdtemp(prefix="anju-pki-"))
-    tmp_path.chmod(0o755)
+def pki(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """A private CA and what it signed: the broker's certificate for 127.0.0.1, the gateway's and a device's."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _certificate("anju test CA", ca_key, ca=True)
     out = {"ca": _write(tmp_path / "ca", ca, ca_key)}
     for who, ip in (("broker", "127.0.0.1"), ("anju-gateway", None), ("eb1", None)):
         key = ec.generate_private_key(ec.SECP256R1())
         out[who] = _write(tmp_path / who, _certificate(who, key, (ca.subject, ca_key), ip=ip), key)
-    for path in tmp_path.iterdir():
-        path.chmod(0o644)
-    yield out
-    shutil.rmtree(tmp_path, ignore_errors=True)
+    return out
 
 
 @pytest.fixture

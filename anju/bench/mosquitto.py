@@ -7,6 +7,8 @@ with them.
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -24,7 +26,14 @@ max_inflight_messages {max_inflight}
 max_packet_size 1048576
 sys_interval 1
 log_dest none
+user {user}
 {extra}"""
+
+
+def _current_user() -> str:
+    """Mosquitto started as root switches to the `mosquitto` user, which cannot write our private directory
+    (persistence silently lost) nor read files the test made: it stays who started it. A no-op otherwise."""
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def free_port() -> int:
@@ -103,7 +112,7 @@ class ManagedMosquitto(ManagedProcess):
         conf.write_text(CONFIG.format(port=self.port, workdir=self.workdir, max_inflight=self.max_inflight,
                                       persistence="true" if self.persistence else "false",
                                       anonymous="true" if self.anonymous else "false",
-                                      extra=self.extra_config,
+                                      extra=self.extra_config, user=_current_user(),
                                       listener=f"listener {self.port} 127.0.0.1\n" if self.listener else ""))
         self._spawn([self.binary, "-c", str(conf)], lambda: listening(self.port), timeout)
 
