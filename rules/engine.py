@@ -26,6 +26,7 @@ from gateway.registry import DeviceInfo
 from rules import pack, timers
 from rules.alerts import AlertChange, AlertSpec, announced, raise_alert
 from rules.escalation import DEFAULT_REMINDER, escalate_due, notify
+from rules.index import RuleIndex
 from rules.loader import load_rule_files
 from rules.persons import PersonDirectory, PersonInfo
 from rules.routing import Routing
@@ -112,6 +113,10 @@ class RuleEngine:
         self._by_id = {rule.id: rule for rule in enabled}
         self.all_rules = {rule.id: rule for rule in rules}
         """Every rule, disabled ones too (silences name rules that may be switched on again)."""
+        self._index = RuleIndex(enabled)
+        """The rules each observation is evaluated against (`rules.index`): with a thousand rules, trying every
+        one on every message cost more than storing it. Replaced whole, so a batch running meanwhile is
+        evaluated against one rule set or the other, never a mix within one observation."""
         self.rules = enabled
 
     def attach(self, gateway: Any) -> None:
@@ -161,7 +166,7 @@ class RuleEngine:
         changes: list[AlertChange] = []
         failed = 0
         for obs in observations:
-            for rule in self.rules:
+            for rule in self._index.for_observation(obs):  # those that can act on it, in pack order
                 # A broken rule must cost its own alert, never the stored message or the other rules:
                 # evaluation errors are logged, and each alert write gets a savepoint.
                 try:
