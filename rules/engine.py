@@ -337,15 +337,18 @@ class RuleEngine:
         Usually `then` arrives last and finds its `first`. Devices publish on their own connections, so a
         `first` can also arrive after its `then` (a fence host's alarm delayed behind a camera's capture):
         then the `first` looks forward for a `then` that happened after it. Each pair fires once, on
-        whichever of its two events arrives last.
+        whichever of its two events was stored last, and the alert is always about the `then`.
         """
-        if obs.event_id is None:
+        event_id = obs.event_id
+        if event_id is None:
             return None
         kind, data = obs.device.kind, obs.data
         group = self._group(cond.same, rule, obs.device, data)
 
         def same_group(found: list[tuple[Event, DeviceInfo]]) -> list[tuple[Event, DeviceInfo]]:
-            return [e for e in found if e[0].id != obs.event_id and self._group(cond.same, rule, e[1], e[0].data)
+            # Only events stored before this one: a pair stored in one batch (both already in the table when
+            # the rules run) would otherwise fire on each of its two events.
+            return [e for e in found if e[0].id < event_id and self._group(cond.same, rule, e[1], e[0].data)
                     == group]
 
         if cond.then.matches(kind, obs.type, data, self.watchlists):
@@ -356,7 +359,13 @@ class RuleEngine:
             thens = same_group(self._events(session, obs.device.site, cond.then, obs.ts, obs.ts + cond.within,
                                             after=True))
             if thens:
-                return self._spec(rule, obs, [self._evidence(obs), self._stored_evidence(thens[0])])
+                # The alert is about the `then` (the camera that saw the intruder), whichever event came last:
+                # the same pair must give the same alert, device and dedup key in either arrival order.
+                then_event, then_device = thens[0]
+                subject = Observation(device=then_device, channel="event", type=then_event.type, ts=then_event.ts,
+                                      received_at=obs.received_at, msg_id=then_event.msg_id,
+                                      data=dict(then_event.data or {}), event_id=then_event.id)
+                return self._spec(rule, subject, [self._evidence(obs), self._stored_evidence(thens[0])])
         return None
 
     def _events(self, session: Session, site: str, match: EventMatch, start: datetime, end: datetime,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+import uuid
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
 from anju.db.models import Alert, Event
+from anju.timeutil import utcnow
+from gateway.decode import RawMessage
 from rules.engine import RuleEngine
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, Subscriber, wait_for
@@ -115,8 +119,31 @@ def test_correlation_follows_event_time_when_the_first_event_arrives_last(
         pub.send("fence1", "fence", "event", type="alarm", zone="Z1", cause="intrusion", ts=alarm_at)
         alert = wait_for(lambda: alerts_by_rule(gw).get("fence-alarm-then-capture"), what="the late correlation")
         assert [e["type"] for e in alert.evidence[0]["events"]] == ["alarm", "face"] and alert.count == 1
+        assert (alert.device_id, alert.kind) == ("face1", "face_camera"), "about the capture, in either order"
     finally:
         pub.close()
+
+
+@pytest.mark.parametrize("alarm_last", [False, True], ids=["alarm-first", "capture-first"])
+def test_a_correlated_pair_in_one_batch_is_one_alert_about_the_capture(
+        make_gateway: GatewayFactory, mosquitto_url: str, db_url: str, site_id: str, alarm_last: bool) -> None:
+    """Both events stored in one transaction are both in the table when the rules run: the pair still fires
+    once, on the event stored last, and the alert is about the camera in either arrival order."""
+    gw = make_gateway(mosquitto_url, db_url, rules=True, start=False)
+    gw.prepare_database()
+    alarm_at = int(time.time() * 1000) - 60_000
+    alarm = (f"anju/v1/{site_id}/fence/fence1/event",
+             {"msg_id": uuid.uuid4().hex, "type": "alarm", "zone": "Z1", "cause": "intrusion", "ts": alarm_at})
+    capture = (f"anju/v1/{site_id}/face_camera/face1/event",
+               {"msg_id": uuid.uuid4().hex, "type": "face", "person_id": "R01001", "similarity": 0.9,
+                "ts": alarm_at + 20_000})
+    now = utcnow()
+    batch = [RawMessage(topic, orjson.dumps(body), 1, False, 0, now)
+             for topic, body in ([capture, alarm] if alarm_last else [alarm, capture])]
+    gw._process_batch(batch)  # the processing thread's own entry point, one transaction
+    with gw.sessions() as s:
+        fired = s.scalars(select(Alert).where(Alert.rule == "fence-alarm-then-capture")).all()
+    assert [(a.device_id, a.count) for a in fired] == [("face1", 1)]
 
 
 def count_of(gw: object, event_type: str) -> int:
