@@ -119,10 +119,16 @@ class CommunityConfig(_Strict):
     sites: list[SiteConfig]
 
 
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser where PyYAML was built with it (the wheels are): the same safe loading, but a district's site
+file of 100k devices (11 MB) took 42 s to read with the pure-Python parser and takes 12 s with libyaml
+(`anju bench scale`)."""
+
+
 def load_site_config(path: str | Path) -> CommunityConfig:
     """Read and validate a site configuration file; raises `ValueError` on bad input."""
     with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+        raw = yaml.load(fh, Loader=YAML_LOADER)  # a safe loader, libyaml's when available
     return CommunityConfig.model_validate(raw)
 
 
