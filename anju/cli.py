@@ -217,6 +217,22 @@ def bench_latency(
     typer.echo(run_latency_bench(presses, background_rate, db, out).summary())
 
 
+@bench_app.command("scale")
+def bench_scale(
+    devices: Annotated[int, typer.Option(min=1, help="registered devices, spread over 50 sites")] = 100_000,
+    rules: Annotated[int, typer.Option(min=1, help="generated rules, on top of the built-in pack")] = 1000,
+    messages: Annotated[int, typer.Option(min=1, help="messages through each gateway")] = 20_000,
+    db: Annotated[str | None, typer.Option(help="an empty database for the bench only, emptied between its runs "
+                                                "(default: fresh SQLite files)")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
+) -> None:
+    """Start-up, memory per device and evaluation rate with many devices and rules, against the built-in pack alone."""
+    from anju.bench.scale import run_scale_bench
+
+    _logging("WARNING")
+    typer.echo(run_scale_bench(devices, rules, messages, db, out).summary())
+
+
 @bench_app.command("readings")
 def bench_readings(
     backend: Annotated[str, typer.Option(help="sql or influxdb")] = "sql",
