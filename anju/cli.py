@@ -194,13 +194,33 @@ def bench_ingest(
     influx_url: Annotated[str | None, typer.Option(help="send readings to this InfluxDB (or VictoriaMetrics) "
                                                         "instead of the SQL store")] = None,
     out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
+    workers: Annotated[str | None, typer.Option(help="N `anju serve` worker processes sharing one subscription, "
+                                                     "or a list 1,2,3 (one run each, fresh database); more than "
+                                                     "one needs --db postgresql+psycopg://... (default: one "
+                                                     "gateway inside this process)")] = None,
+    kind: Annotated[str | None, typer.Option(help="with --workers: every simulated device of this kind (default: "
+                                                  "the five kinds in turn)")] = None,
 ) -> None:
     """Gateway end-to-end processed rate vs. a bare paho subscriber on the same traffic (target >= 0.7x)."""
-    from anju.bench.ingest import run_ingest_bench
+    from anju.bench.ingest import check_workers_database, parse_worker_counts, run_ingest_bench, run_workers_bench
+    from devices import KINDS
 
     _logging("WARNING")
-    result = run_ingest_bench(broker, devices, rate, duration, db, out, influx_url)
-    typer.echo(result.summary())
+    if workers is None:
+        if kind is not None:
+            raise typer.BadParameter("only with --workers", param_hint="--kind")
+        result = run_ingest_bench(broker, devices, rate, duration, db, out, influx_url)
+        typer.echo(result.summary())
+        return
+    try:
+        counts = parse_worker_counts(workers)
+        check_workers_database(counts, db)
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"--kind {kind!r}: one of {', '.join(KINDS)}")
+    except ValueError as exc:
+        typer.echo(f"anju bench ingest: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(run_workers_bench(counts, broker, devices, rate, duration, db, out, influx_url, kind).summary())
 
 
 @bench_app.command("latency")

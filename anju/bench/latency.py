@@ -18,7 +18,6 @@ busy machine most of the delay can be that: the difference is what the gateway a
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,12 +29,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import paho.mqtt.client as mqtt
 import yaml
 from websockets.sync.client import connect as ws_connect
 
 from anju.bench.mosquitto import ManagedMosquitto, free_port
+from anju.bench.processes import AnjuProcess, wait_ready
 from anju.mqtt import plain_client
 from anju.topics import alerts_topic, device_topic
 
@@ -186,42 +185,6 @@ class _BareSubscriber(threading.Thread):
         self.process.wait(10)
 
 
-class _Process:
-    """A child `anju` command with its output kept in a log file (shown when it fails)."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "anju.cli", *args], env={**os.environ, **env},
-                                            stdout=out, stderr=subprocess.STDOUT)
-
-    def check(self) -> None:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"{self.log.name} exited ({self.process.returncode}):\n"
-                               f"{self.log.read_text(errors='replace')[-3000:]}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-def _wait_ready(gateway: _Process, port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        gateway.check()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json().get("mqtt_connected"):
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the gateway did not connect within {timeout:.0f} s (log: {gateway.log})")
-
-
 def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
                       out: Path | None = None) -> LatencyResult:
     workdir = Path(tempfile.mkdtemp(prefix="anju-bench-"))
@@ -238,22 +201,22 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
     bare_ms: list[float] = []
     missed = 0
     with ManagedMosquitto() as broker:
-        gateway = _Process(["serve"], {
+        gateway = AnjuProcess(["serve"], {
             "ANJU_MQTT__URL": broker.url.replace("://", "://anju-bench@"),
             "ANJU_MQTT__CLIENT_ID": f"anju-bench-{uuid.uuid4().hex[:6]}", "ANJU_DB__URL": db_url,
             "ANJU_SITE_FILE": str(site_file), "ANJU_API__PORT": str(api_port), "ANJU_API__ADMIN_TOKEN": token,
             "ANJU_LOG_LEVEL": "WARNING", "ANJU_VISION__ENABLED": "false"}, workdir / "gateway.log")
-        load: _Process | None = None
+        load: AnjuProcess | None = None
         watchers: list[Any] = []
         pub, _ = plain_client(broker.url, f"bench-pub-{uuid.uuid4().hex[:6]}", "bench-pub")
         try:
-            _wait_ready(gateway, api_port)
+            wait_ready(gateway, api_port)
             watchers = [_MqttWatcher(broker.url, arrivals), _StreamWatcher(api_port, token, arrivals),
                         _BareSubscriber(broker.url, arrivals)]
             watchers[1].start()
             watchers[2].start()
             if background_rate > 0:
-                load = _Process(["simulate", "--broker", broker.url, "--scenario", "load", "--kind", "fence",
+                load = AnjuProcess(["simulate", "--broker", broker.url, "--scenario", "load", "--kind", "fence",
                                  "--devices", str(BACKGROUND_DEVICES), "--rate", str(background_rate),
                                  "--site-file", str(site_file)], {}, workdir / "simulate.log")
             pub.connect("127.0.0.1", broker.port)
