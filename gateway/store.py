@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, bindparam, case, delete, func, insert, update
 from sqlalchemy.orm import Session
 
-from anju.db.engine import upsert_insert
+from anju.db.engine import prebuilt
 from anju.db.models import DeadLetter, Device, Event, ProcessedMessage, Reading, UtcDateTime
 
 DEAD_LETTER_PAYLOAD_LIMIT = 4096
@@ -23,18 +23,25 @@ def claim_message_ids(session: Session, keys: Sequence[tuple[str, str]], now: da
     """
     if not keys:
         return set()
-    ins = upsert_insert(session, ProcessedMessage)
-    stmt = ins.on_conflict_do_nothing().returning(ProcessedMessage.device_id, ProcessedMessage.msg_id)
+    stmt = prebuilt(session, "claim-message-ids", _claim)
     rows = [{"device_id": d, "msg_id": m, "received_at": now} for d, m in keys]
-    return {(d, m) for d, m in session.execute(stmt, rows)}
+    return {(d, m) for d, m in session.connection().execute(stmt, rows)}
+
+
+def _claim(insert_: Callable[[Any], Any]) -> Any:
+    table = ProcessedMessage.__table__
+    return insert_(table).on_conflict_do_nothing().returning(table.c.device_id, table.c.msg_id)
+
+
+_EVENT_INSERT = insert(Event.__table__).returning(Event.__table__.c.id, sort_by_parameter_order=True)
+"""Built once, run as Core: the ORM's bulk-insert machinery cost more than the insert on the press path."""
 
 
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert events and return their ids in the order given."""
     if not rows:
         return []
-    stmt = insert(Event).returning(Event.id, sort_by_parameter_order=True)
-    return list(session.scalars(stmt, rows))
+    return list(session.connection().scalars(_EVENT_INSERT, rows))
 
 
 def insert_readings(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from anju.db.engine import upsert_insert
+from anju.db.engine import prebuilt
 from anju.db.models import Alert, AlertChangeRow, AlertHistory
 from anju.db.notify import notify_after_commit
 
@@ -96,9 +96,32 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     }
 
 
+_HISTORY_INSERT = insert(AlertHistory.__table__)
+_CHANGE_INSERT = insert(AlertChangeRow.__table__).returning(AlertChangeRow.__table__.c.id)
+"""Built once, and run as Core on the session's connection: on the press path, building statements and the
+ORM's bulk-insert machinery cost more than the database's work (`prebuilt`)."""
+
+
+def _alert_insert(insert_: Callable[[type[Alert]], Any]) -> Any:
+    return insert_(Alert).returning(Alert)
+
+
+def _alert_merge(insert_: Callable[[type[Alert]], Any]) -> Any:
+    stmt = insert_(Alert)
+    return stmt.on_conflict_do_update(
+        index_elements=[Alert.dedup_key],
+        # A literal, as in the index itself: PostgreSQL matches ON CONFLICT to a partial index by its
+        # predicate, and cannot once a bound parameter stands there (its generic plan, from the sixth run).
+        index_where=text("state <> 'resolved'"),
+        set_={"count": Alert.count + 1, "updated_at": stmt.excluded.updated_at},
+    ).returning(Alert)
+
+
 def record_history(session: Session, alert: Alert, action: str, at: datetime, by: str | None = None,
                    note: str | None = None) -> None:
-    session.add(AlertHistory(alert_id=alert.id, at=at, action=action, by=by, level=alert.level, note=note))
+    """Written at once (not at the next flush), in call order: the history reads as the steps happened."""
+    session.connection().execute(_HISTORY_INSERT, {"alert_id": alert.id, "at": at, "action": action, "by": by,
+                                      "level": alert.level, "note": note})
 
 
 def announced(alert: dict[str, Any]) -> bool:
@@ -116,12 +139,11 @@ def announce(session: Session, action: str, alert: Alert, at: datetime) -> Alert
     body = alert_json(alert)
     if not announced(body):
         return AlertChange(action, body)
-    row = AlertChangeRow(alert_id=alert.id, site_id=alert.site_id, grid_id=alert.grid_id, audience=alert.audience,
-                         action=action, at=at, alert=body)
-    session.add(row)
-    session.flush()
+    seq = session.connection().scalar(_CHANGE_INSERT, {
+        "alert_id": alert.id, "site_id": alert.site_id, "grid_id": alert.grid_id, "audience": alert.audience,
+        "action": action, "at": at, "alert": body})
     notify_after_commit(session)  # other processes' live streams read the journal at once (anju/db/notify.py)
-    return AlertChange(action, body, row.id)
+    return AlertChange(action, body, seq)
 
 
 def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: timedelta | None,
@@ -147,17 +169,10 @@ def raise_alert(session: Session, spec: AlertSpec, now: datetime, first_wait: ti
         else None,
         "silenced_by": silenced_by, "parent_id": parent_id,
     }
-    stmt = upsert_insert(session, Alert).values(values)
-    if spec.dedup_key is not None:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Alert.dedup_key],
-            # A literal, as in the index itself: PostgreSQL matches ON CONFLICT to a partial index by its
-            # predicate, and cannot once a bound parameter stands there (its generic plan, from the sixth run).
-            index_where=text("state <> 'resolved'"),
-            set_={"count": Alert.count + 1, "updated_at": now},
-        )
+    stmt = prebuilt(session, "alert-insert", _alert_insert) if spec.dedup_key is None else \
+        prebuilt(session, "alert-merge", _alert_merge)
     # The row comes back as the ORM object in the same round trip (no second SELECT on the press path).
-    alert = session.scalars(stmt.returning(Alert), execution_options={"populate_existing": True}).one()
+    alert = session.scalars(stmt, values, execution_options={"populate_existing": True}).one()
     count = alert.count
     if count == 1:
         record_history(session, alert, "created", now)

@@ -9,7 +9,7 @@ cancels on a normal one. The clock claims due timers with
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from anju.db.engine import upsert_insert
+from anju.db.engine import prebuilt
 from anju.db.models import RuleTimer
 
 CLAIM_BATCH = 200
@@ -36,15 +36,20 @@ class DueTimer:
 def arm(session: Session, rule: str, group_key: str, device_id: str, due_at: datetime, now: datetime,
         evidence: dict[str, Any], *, extend: bool) -> None:
     """Start a timer; if one runs already, `extend` moves it to `due_at` (absence), else it is kept (duration)."""
-    stmt = upsert_insert(session, RuleTimer).values(rule=rule, group_key=group_key, device_id=device_id,
-                                                    due_at=due_at, armed_at=now, evidence=evidence)
-    if extend:
-        stmt = stmt.on_conflict_do_update(index_elements=[RuleTimer.rule, RuleTimer.group_key],
-                                          set_={"due_at": due_at, "armed_at": now, "device_id": device_id,
-                                                "evidence": evidence})
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=[RuleTimer.rule, RuleTimer.group_key])
-    session.execute(stmt)
+    stmt = prebuilt(session, "timer-extend", _extend) if extend else prebuilt(session, "timer-keep", _keep)
+    session.execute(stmt, {"rule": rule, "group_key": group_key, "device_id": device_id, "due_at": due_at,
+                           "armed_at": now, "evidence": evidence})
+
+
+def _extend(insert_: Callable[[type[RuleTimer]], Any]) -> Any:
+    stmt = insert_(RuleTimer)
+    return stmt.on_conflict_do_update(index_elements=[RuleTimer.rule, RuleTimer.group_key], set_={
+        "due_at": stmt.excluded.due_at, "armed_at": stmt.excluded.armed_at, "device_id": stmt.excluded.device_id,
+        "evidence": stmt.excluded.evidence})
+
+
+def _keep(insert_: Callable[[type[RuleTimer]], Any]) -> Any:
+    return insert_(RuleTimer).on_conflict_do_nothing(index_elements=[RuleTimer.rule, RuleTimer.group_key])
 
 
 def cancel(session: Session, rule: str, group_key: str) -> None:
