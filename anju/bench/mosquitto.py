@@ -25,6 +25,7 @@ max_queued_messages 0
 max_inflight_messages {max_inflight}
 max_packet_size 1048576
 sys_interval 1
+set_tcp_nodelay true
 log_dest none
 user {user}
 {extra}"""
