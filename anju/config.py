@@ -58,9 +58,11 @@ class GatewaySettings(_Section):
     max_payload_bytes: int = 256 * 1024
     batch_size: int = 500
     """Messages committed in one transaction at most; acknowledgements go out after the commit."""
-    batch_seconds: float = Field(default=0.015, gt=0)
+    batch_seconds: float = Field(default=0.005, gt=0)
     """How long one transaction should take: batches are sized by the measured cost per message (up to
-    `batch_size`). An elder's press arriving meanwhile waits for that commit, so this bounds its wait."""
+    `batch_size`). An elder's press arriving meanwhile waits for that commit, so this bounds its wait.
+    5 ms rather than 15 halved a press's wait under 5,000 msg/s of telemetry at no measurable cost in
+    throughput (`anju bench latency`, `anju bench ingest`: 1,824 against 1,808 msg/s saturated, SQLite)."""
     queue_limit: int = 20_000
     """Beyond this many queued messages, QoS 0 telemetry is shed (counted); QoS 1 never is."""
     auto_register: bool = False
