@@ -294,7 +294,7 @@ class RuleEngine:
         silence = matching_silence(session, spec, now)
         route = None if silence is not None else (lambda alert: notify(session, alert, self.routing, 0, now,
                                                                        "notified"))
-        return raise_alert(session, spec, now, None, silence.id if silence else None, on_created=route)
+        return raise_alert(session, spec, now, None, silence, on_created=route)
 
     def _threshold(self, session: Session, rule: Rule, cond: Threshold, obs: Observation) -> AlertSpec | None:
         if cond.kind is not None and cond.kind != obs.device.kind:
@@ -325,7 +325,11 @@ class RuleEngine:
         if obs.event_id is None or not cond.event.matches(obs.device.kind, obs.type, obs.data, self.watchlists):
             return None
         group = self._group(cond.per, rule, obs.device, obs.data)
-        recent = [e for e in self._events(session, obs.device.site, cond.event, obs.ts - cond.within, obs.ts)
+        # `per: device` (a burst of denials at one gate): only that device's events, through its own index,
+        # instead of every matching event of the site's window loaded and grouped here.
+        device = obs.device.id if cond.per == "device" else None
+        recent = [e for e in self._events(session, obs.device.site, cond.event, obs.ts - cond.within, obs.ts,
+                                          device_id=device)
                   if self._group(cond.per, rule, e[1], e[0].data) == group]
         if len(recent) < cond.at_least:
             return None
@@ -369,8 +373,9 @@ class RuleEngine:
         return None
 
     def _events(self, session: Session, site: str, match: EventMatch, start: datetime, end: datetime,
-                after: bool = False) -> list[tuple[Event, DeviceInfo]]:
-        """Stored events of `site` matching `match` in (start, end] (with `after`: [start, end)), oldest first."""
+                after: bool = False, device_id: str | None = None) -> list[tuple[Event, DeviceInfo]]:
+        """Stored events of `site` (of one device, if given) matching `match` in (start, end] (with `after`:
+        [start, end)), oldest first."""
         in_window = ((Event.ts >= start) & (Event.ts < end)) if after else ((Event.ts > start) & (Event.ts <= end))
         stmt = (
             select(Event, Device)
@@ -379,6 +384,8 @@ class RuleEngine:
             .order_by(Event.ts, Event.id)
             .limit(RECENT_LIMIT)
         )
+        if device_id is not None:
+            stmt = stmt.where(Event.device_id == device_id)
         if match.kind is not None:
             stmt = stmt.where(Event.kind == match.kind)
         if match.types is not None:
