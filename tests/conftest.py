@@ -18,10 +18,11 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from anju.bench.mosquitto import ManagedMosquitto, free_port
 from anju.config import Settings, load_settings
-from anju.db import make_engine, migrate
+from anju.db import make_engine, migrate, session_factory
 from anju.mqtt import forget_session
 from anju.runtime import Runtime
 from api.app import create_app
@@ -119,6 +120,15 @@ def pg_url(pg_template: str) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'anju.db'}"
+
+
+@pytest.fixture
+def sqlite_sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a fresh, migrated SQLite file, for tests of the database layer without a gateway."""
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

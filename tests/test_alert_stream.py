@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db import make_engine, migrate, session_factory
 from anju.db.models import AlertChangeRow
 from anju.timeutil import utcnow
 from api import stream
@@ -23,10 +22,8 @@ def journal(sessions: object, *ids: int) -> None:
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> object:
-    engine = make_engine(f"sqlite:///{tmp_path / 'anju.db'}")
-    migrate(engine)
-    return session_factory(engine)
+def sessions(sqlite_sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    return sqlite_sessions
 
 
 def test_a_gap_holds_later_changes_back_until_it_fills_or_times_out(sessions: object,

@@ -3,16 +3,13 @@ rule format around it, the sample community's persons and the simulated elders w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db import make_engine, migrate
 from anju.db.models import Event, Person
 from anju.siteconfig import CommunityConfig, load_site_config, sample_community_path
 from anju.timeutil import utcnow
@@ -222,11 +219,8 @@ def test_only_the_housebound_go_unseen_for_48_hours(seed: int) -> None:
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'persons.db'}")
-    migrate(engine)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
+def sessions(sqlite_sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    return sqlite_sessions
 
 
 def community(**person: Any) -> CommunityConfig:

@@ -6,26 +6,20 @@ updated: what the file says wins, health is left alone, and errors name the firs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db import make_engine, migrate
 from anju.db.models import Device
 from anju.siteconfig import CommunityConfig
 from gateway.registry import DeviceInfo, DeviceRegistry, apply_site_config
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-    migrate(engine)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
+def sessions(sqlite_sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    return sqlite_sessions
 
 
 def community(*sites: tuple[str, list[dict[str, Any]]]) -> CommunityConfig:
