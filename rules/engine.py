@@ -53,6 +53,8 @@ CONFIG_REFRESH = timedelta(seconds=5)
 """How soon a change made through the API (watchlists, chains, rosters, rule files) reaches every gateway."""
 RECENT_LIMIT = 2000
 """Window look-ups read at most this many stored events (a 2-minute window of one site is far smaller)."""
+NEAREST_PAGE = 16
+"""Rows a correlation reads at first when looking for its partner event (then four times more per page)."""
 NOT_SEEN = "not seen since monitoring started"
 """The evidence of an absence timer armed at start-up, before any sighting."""
 
@@ -347,51 +349,64 @@ class RuleEngine:
         if event_id is None:
             return None
         kind, data = obs.device.kind, obs.data
+        site = obs.device.site
         group = self._group(cond.same, rule, obs.device, data)
 
-        def same_group(found: list[tuple[Event, DeviceInfo]]) -> list[tuple[Event, DeviceInfo]]:
-            # Only events stored before this one: a pair stored in one batch (both already in the table when
-            # the rules run) would otherwise fire on each of its two events.
-            return [e for e in found if e[0].id < event_id and self._group(cond.same, rule, e[1], e[0].data)
-                    == group]
+        def in_group(event: Event, device: DeviceInfo) -> bool:
+            return self._group(cond.same, rule, device, event.data) == group
 
+        # Only events stored before this one (`before_id`): a pair stored in one batch (both already in the
+        # table when the rules run) would otherwise fire on each of its two events.
         if cond.then.matches(kind, obs.type, data, self.watchlists):
-            firsts = same_group(self._events(session, obs.device.site, cond.first, obs.ts - cond.within, obs.ts))
-            if firsts:
-                return self._spec(rule, obs, [self._stored_evidence(firsts[-1]), self._evidence(obs)])
+            first = self._nearest(session, site, cond.first, obs.ts - cond.within, obs.ts, before_id=event_id,
+                                  newest=True, accept=in_group)
+            if first is not None:
+                return self._spec(rule, obs, [self._stored_evidence(first), self._evidence(obs)])
         if cond.first.matches(kind, obs.type, data, self.watchlists):
-            thens = same_group(self._events(session, obs.device.site, cond.then, obs.ts, obs.ts + cond.within,
-                                            after=True))
-            if thens:
+            then = self._nearest(session, site, cond.then, obs.ts, obs.ts + cond.within, before_id=event_id,
+                                 newest=False, accept=in_group, after=True)
+            if then is not None:
                 # The alert is about the `then` (the camera that saw the intruder), whichever event came last:
                 # the same pair must give the same alert, device and dedup key in either arrival order.
-                then_event, then_device = thens[0]
+                then_event, then_device = then
                 subject = Observation(device=then_device, channel="event", type=then_event.type, ts=then_event.ts,
                                       received_at=obs.received_at, msg_id=then_event.msg_id,
                                       data=dict(then_event.data or {}), event_id=then_event.id)
-                return self._spec(rule, subject, [self._evidence(obs), self._stored_evidence(thens[0])])
+                return self._spec(rule, subject, [self._evidence(obs), self._stored_evidence(then)])
         return None
 
     def _events(self, session: Session, site: str, match: EventMatch, start: datetime, end: datetime,
                 after: bool = False, device_id: str | None = None) -> list[tuple[Event, DeviceInfo]]:
         """Stored events of `site` (of one device, if given) matching `match` in (start, end] (with `after`:
         [start, end)), oldest first."""
-        in_window = ((Event.ts >= start) & (Event.ts < end)) if after else ((Event.ts > start) & (Event.ts <= end))
-        stmt = (
-            select(Event, Device)
-            .join(Device, Device.id == Event.device_id)
-            .where(Event.site_id == site, in_window)
-            .order_by(Event.ts, Event.id)
-            .limit(RECENT_LIMIT)
-        )
-        if device_id is not None:
-            stmt = stmt.where(Event.device_id == device_id)
-        if match.kind is not None:
-            stmt = stmt.where(Event.kind == match.kind)
-        if match.types is not None:
-            stmt = stmt.where(Event.type.in_(sorted(match.types)))
-        return [(event, DeviceInfo.from_row(device)) for event, device in session.execute(stmt)
+        stmt = _events_in_window(site, match, start, end, after, device_id)
+        return [(event, DeviceInfo.from_row(device))
+                for event, device in session.execute(stmt.order_by(Event.ts, Event.id).limit(RECENT_LIMIT))
                 if match.matches(event.kind, event.type, event.data, self.watchlists)]
+
+    def _nearest(self, session: Session, site: str, match: EventMatch, start: datetime, end: datetime, *,
+                 before_id: int, newest: bool, accept: Callable[[Event, DeviceInfo], bool],
+                 after: bool = False) -> tuple[Event, DeviceInfo] | None:
+        """The newest (or oldest) stored event in the window, stored before `before_id`, that matches and is
+        accepted; read a page at a time, nearest first.
+
+        A correlation wants one partner, not the window: reading every fence alarm of a busy site's two
+        minutes for each camera capture (and every capture for each alarm) made a capture's cost grow with
+        the site's traffic (profiled: 12 of 23 s of processing, all five kinds at one site).
+        """
+        stmt = _events_in_window(site, match, start, end, after).where(Event.id < before_id)
+        stmt = stmt.order_by(Event.ts.desc(), Event.id.desc()) if newest else stmt.order_by(Event.ts, Event.id)
+        offset, page = 0, NEAREST_PAGE
+        while offset < RECENT_LIMIT:
+            rows = session.execute(stmt.limit(page).offset(offset)).all()
+            for found, device in rows:
+                info = DeviceInfo.from_row(device)
+                if match.matches(found.kind, found.type, found.data, self.watchlists) and accept(found, info):
+                    return found, info
+            if len(rows) < page:
+                return None
+            offset, page = offset + page, page * 4
+        return None
 
     @staticmethod
     def _group(part: str, rule: Rule, device: DeviceInfo, data: Mapping[str, Any]) -> str | None:
@@ -546,3 +561,18 @@ def _device_fields(device: DeviceInfo, data: Mapping[str, Any]) -> dict[str, Any
 def _render(rule: Rule, fields: _Fields, subject: str) -> str:
     """The rule's `message` filled in, or `name: subject` when it has none."""
     return rule.message.format_map(fields) if rule.message else f"{rule.name}: {subject}"
+
+
+def _events_in_window(site: str, match: EventMatch, start: datetime, end: datetime, after: bool,
+                      device_id: str | None = None) -> Any:
+    """Events of `site` (and device) of `match`'s kind and types in (start, end], or [start, end) with
+    `after`, joined to their devices; the caller orders and limits."""
+    in_window = ((Event.ts >= start) & (Event.ts < end)) if after else ((Event.ts > start) & (Event.ts <= end))
+    stmt = select(Event, Device).join(Device, Device.id == Event.device_id).where(Event.site_id == site, in_window)
+    if device_id is not None:
+        stmt = stmt.where(Event.device_id == device_id)
+    if match.kind is not None:
+        stmt = stmt.where(Event.kind == match.kind)
+    if match.types is not None:
+        stmt = stmt.where(Event.type.in_(sorted(match.types)))
+    return stmt
