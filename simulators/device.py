@@ -8,9 +8,12 @@ what real devices do and what makes the broker publish the device's will
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from typing import Any
+
+import paho.mqtt.client as mqtt
 
 from anju.mqtt import BrokerSettings
 from anju.topics import STATUS_OFFLINE, STATUS_ONLINE, device_topic
@@ -62,6 +65,9 @@ class SimulatedDevice:
         self.last_sent: tuple[str, bytes, int] | None = None  # topic, payload, qos of the last message
         self._status_listener = listener
         self._lock = threading.Lock()
+        self._announced = threading.Event()
+        """Set once this connection's `online` has been handed to paho (cleared by a reconnect)."""
+        self._online: mqtt.MQTTMessageInfo | None = None
         self.connection = MqttConnection(
             device_id,
             broker,
@@ -129,16 +135,31 @@ class SimulatedDevice:
         Otherwise go silent: stay connected but publish nothing (a hung device
         the gateway must notice from missing heartbeats)."""
         if abrupt:
+            if not self.dropped:
+                self._settle()
             self.dropped = True
             self.connection.abort()
         else:
             self.silent = True
+
+    def _settle(self, timeout: float = 5.0) -> None:
+        """A device can only drop a connection it has: a reconnect still under way (a restore moments ago,
+        on a loaded machine) is let finish and its `online` reach the broker first. Dropping it half-way
+        sent no will, or a will the gateway took for no change, and a flapping device flapped once less
+        (the device-flapping scenario failed so in loaded CI runs: 30 simulated seconds are 75 ms there)."""
+        if not self._announced.wait(timeout):
+            return
+        online = self._online
+        if online is not None:
+            with contextlib.suppress(RuntimeError, ValueError):  # the connection went meanwhile: nothing to wait for
+                online.wait_for_publish(timeout)
 
     def come_back(self, wait: bool = True) -> None:
         """Undo `go_offline`: reconnect (publishing `online`) or resume talking."""
         self.silent = False
         if self.dropped:
             self.dropped = False
+            self._announced.clear()
             self.connection.resume(wait=wait)
 
     def close(self, timeout: float = 3.0) -> None:
@@ -154,7 +175,8 @@ class SimulatedDevice:
             self._count_status("offline")
 
     def _announce_online(self, conn: MqttConnection) -> None:
-        conn.publish(self.status_topic, STATUS_ONLINE, qos=1, retain=True)
+        self._online = conn.publish(self.status_topic, STATUS_ONLINE, qos=1, retain=True)
+        self._announced.set()
         self._count_status("online")
 
     def _count_status(self, state: str) -> None:
