@@ -27,3 +27,6 @@ def test_every_press_is_timed_on_the_topic_and_the_stream(tmp_path: Path) -> Non
     saved = json.loads(out.read_text())
     assert saved["benchmark"] == "latency" and saved["presses"] == 10
     assert "added by the gateway" in result.summary()
+    # The split at the gateway's socket comes from the stored presses: every one was found.
+    assert result.receive_p50_ms is not None and result.process_p50_ms is not None
+    assert "received by the gateway" in result.summary()

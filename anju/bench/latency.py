@@ -13,6 +13,12 @@ console shows). The limit, measured in the same run: a bare subscriber process
 (`anju.bench.bare`) subscribed to the same topics as the gateway receives the same
 press through the same loaded broker and machine, and does nothing with it. On a
 busy machine most of the delay can be that: the difference is what the gateway adds.
+
+The alerts topic's figure is split at the gateway's socket: the stored event's
+`received_at` (the gateway's wall clock when its network thread had the press)
+against the wall clock at publishing. A delay before it is the broker's or the
+gateway's network thread waiting (Nagle, the interpreter lock); after it,
+processing, the commit and the announcement.
 """
 
 from __future__ import annotations
@@ -63,6 +69,13 @@ class LatencyResult:
     database: str
     missed: int = 0
     """Presses whose alert did not arrive within 5 s (on either path): counted, never silently left out."""
+    receive_p50_ms: float | None = None
+    receive_p99_ms: float | None = None
+    """Press published → the gateway's network thread has it (the stored event's `received_at`, wall clock)."""
+    process_p50_ms: float | None = None
+    process_p99_ms: float | None = None
+    """Per press, the alert's arrival on the alerts topic minus the gateway's receipt: processing, commit and
+    the announcement's hop. With `receive_*`, this says which side of the gateway's socket a delay is on."""
 
     def summary(self) -> str:
         def verdict(p99: float) -> str:
@@ -79,9 +92,34 @@ class LatencyResult:
             f"press -> bare subscriber (same traffic, same run): p50 {self.bare_p50_ms:.1f} ms  "
             f"p99 {self.bare_p99_ms:.1f} ms\n"
             f"added by the gateway (stream - bare): p50 {self.added_p50_ms:.1f} ms  p99 {self.added_p99_ms:.1f} ms\n"
+            f"{self._split()}"
             f"target p99 <= {TARGET_P99_MS:.0f} ms: end to end {worst:.1f} ms -> {verdict(worst)}; "
             f"added by the gateway {self.added_p99_ms:.1f} ms -> {verdict(self.added_p99_ms)}"
         )
+
+
+    def _split(self) -> str:
+        if self.receive_p50_ms is None or self.process_p50_ms is None:
+            return ""
+        return (f"  of the alerts topic's: published -> received by the gateway p50 {self.receive_p50_ms:.1f} ms  "
+                f"p99 {self.receive_p99_ms:.1f} ms; received -> alert on the topic p50 {self.process_p50_ms:.1f} ms  "
+                f"p99 {self.process_p99_ms:.1f} ms\n")
+
+
+def _received_at(db_url: str, msg_ids: list[str]) -> dict[str, float]:
+    """When the gateway received each press (wall clock, from the stored events), read after the run."""
+    from sqlalchemy import select
+
+    from anju.db import make_engine
+    from anju.db.models import Event
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(Event.msg_id, Event.received_at).where(Event.msg_id.in_(msg_ids)))
+            return {msg_id: at.timestamp() for msg_id, at in rows}
+    finally:
+        engine.dispose()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -199,6 +237,8 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
     alert_ms: list[float] = []
     stream_ms: list[float] = []
     bare_ms: list[float] = []
+    timed: dict[str, tuple[float, float]] = {}
+    """msg_id → (published, wall clock; alerts-topic latency in ms)."""
     missed = 0
     with ManagedMosquitto() as broker:
         gateway = AnjuProcess(["serve"], {
@@ -228,9 +268,10 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
             time.sleep(3)  # let the background load settle
             for button in buttons:
                 gateway.check()
-                t0 = time.perf_counter()
+                msg_id = uuid.uuid4().hex
+                t0, sent_at = time.perf_counter(), time.time()
                 pub.publish(device_topic(SITE, "elder_button", button, "event"),
-                            json.dumps({"msg_id": uuid.uuid4().hex, "type": "press"}).encode(), qos=1)
+                            json.dumps({"msg_id": msg_id, "type": "press"}).encode(), qos=1)
                 on_topic = arrivals.wait(f"topic:{button}")
                 on_stream = arrivals.wait(f"stream:{button}")
                 at_bare = arrivals.wait(f"bare:{button}")
@@ -238,6 +279,7 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
                     missed += 1
                     continue
                 alert_ms.append((on_topic - t0) * 1000)
+                timed[msg_id] = (sent_at, alert_ms[-1])
                 stream_ms.append((on_stream - t0) * 1000)
                 bare_ms.append((at_bare - t0) * 1000)
                 time.sleep(0.02)
@@ -252,7 +294,14 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
     added = [stream - bare for stream, bare in zip(stream_ms, bare_ms, strict=True)]
     if not alert_ms:
         raise RuntimeError(f"no alert arrived: see {workdir / 'gateway.log'}")
+    received = _received_at(db_url, list(timed))
+    receive_ms = [(received[m] - sent) * 1000 for m, (sent, _) in timed.items() if m in received]
+    process_ms = [alert - (received[m] - sent) * 1000 for m, (sent, alert) in timed.items() if m in received]
     result = LatencyResult(
+        receive_p50_ms=statistics.median(receive_ms) if receive_ms else None,
+        receive_p99_ms=_percentile(receive_ms, 0.99) if receive_ms else None,
+        process_p50_ms=statistics.median(process_ms) if process_ms else None,
+        process_p99_ms=_percentile(process_ms, 0.99) if process_ms else None,
         presses=len(alert_ms), background_rate=background_rate,
         alert_p50_ms=statistics.median(alert_ms), alert_p99_ms=_percentile(alert_ms, 0.99),
         alert_max_ms=max(alert_ms), stream_p50_ms=statistics.median(stream_ms),
