@@ -60,3 +60,37 @@ def test_a_slow_client_is_dropped_and_the_others_get_everything(sessions: object
         hub._task.cancel()  # type: ignore[union-attr]
 
     asyncio.run(scenario())
+
+
+def test_changes_committed_here_go_straight_out_and_a_gap_falls_back_to_the_journal(sessions: object) -> None:
+    """The engine's committed changes carry their journal ids: those that continue the journal are sent as they
+    are; one that does not (a change of another process in between) makes the tailer read, in order, once."""
+    from rules.alerts import AlertChange
+
+    def change(seq: int) -> AlertChange:
+        return AlertChange("created", {"id": seq, "grid": "g1", "audience": "patrol"}, seq)
+
+    async def received(sub: stream.Subscriber, count: int) -> list[int]:
+        got = []
+        while len(got) < count:
+            frame = await asyncio.wait_for(sub.queue.get(), 5)
+            got.append(frame["seq"])  # type: ignore[index]
+        return got
+
+    async def scenario() -> None:
+        hub = AlertStreamHub(sessions)  # type: ignore[arg-type]
+        sub = await hub.subscribe(Principal("x", Role.ADMIN))
+        journal(sessions, 1, 2)
+        hub.wake([change(1), change(2)])
+        assert await received(sub, 2) == [1, 2]
+        journal(sessions, 3, 4)  # 3: another process's change, announced to this one by a notification only
+        hub.wake([change(4)])  # not the next id: the tailer reads the journal instead
+        assert await received(sub, 2) == [3, 4]
+        journal(sessions, 5)
+        hub.wake([change(5)])
+        assert await received(sub, 1) == [5]
+        await asyncio.sleep(stream.POLL_SECONDS + 0.2)  # a poll of the journal finds nothing sent twice
+        assert sub.queue.empty() and hub.last_seq == 5
+        hub._task.cancel()  # type: ignore[union-attr]
+
+    asyncio.run(scenario())
