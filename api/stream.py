@@ -43,19 +43,21 @@ CLIENT_QUEUE = 1000
 REPLAY_LIMIT = 5000
 
 
+def _frame(seq: int, action: str, alert: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "change", "seq": seq, "action": action, "alert": alert}
+
+
 def change_frame(row: AlertChangeRow) -> dict[str, Any]:
-    return {"type": "change", "seq": row.id, "action": row.action, "alert": row.alert}
+    return _frame(row.id, row.action, row.alert)
 
 
 def _frames(changes: Any) -> list[dict[str, Any]]:
     """Frames for committed `AlertChange`s that all carry a journal id, in id order; [] otherwise."""
     if not isinstance(changes, list) or not changes:
         return []
-    seqs = [getattr(change, "seq", None) for change in changes]
-    if any(not isinstance(seq, int) for seq in seqs):
+    if any(not isinstance(getattr(change, "seq", None), int) for change in changes):
         return []
-    return sorted(({"type": "change", "seq": c.seq, "action": c.action, "alert": c.alert} for c in changes),
-                  key=lambda frame: frame["seq"])
+    return sorted((_frame(c.seq, c.action, c.alert) for c in changes), key=lambda frame: frame["seq"])
 
 
 @dataclass(eq=False)
@@ -97,7 +99,10 @@ class AlertStreamHub:
             return
         frames = _frames(changes)
         with contextlib.suppress(RuntimeError):  # the loop is shutting down
-            loop.call_soon_threadsafe(self._take, frames) if frames else loop.call_soon_threadsafe(event.set)
+            if frames:
+                loop.call_soon_threadsafe(self._take, frames)
+            else:
+                loop.call_soon_threadsafe(event.set)
 
     def _take(self, frames: list[dict[str, Any]]) -> None:
         """On the event loop (as the tailer): dispatch changes that continue the journal, else read it."""

@@ -121,7 +121,7 @@ def record_history(session: Session, alert: Alert, action: str, at: datetime, by
                    note: str | None = None) -> None:
     """Written at once (not at the next flush), in call order: the history reads as the steps happened."""
     session.connection().execute(_HISTORY_INSERT, {"alert_id": alert.id, "at": at, "action": action, "by": by,
-                                      "level": alert.level, "note": note})
+                                                   "level": alert.level, "note": note})
 
 
 def announced(alert: dict[str, Any]) -> bool:

@@ -59,7 +59,14 @@ def migrate(engine: Engine) -> None:
 _STATEMENTS: dict[tuple[str, str], Any] = {}
 
 
-def prebuilt(session: Session, name: str, build: Callable[[Callable[[type[Any]], Any]], Any]) -> Any:
+def _upsert_insert_for(dialect: str) -> Callable[[Any], Any]:
+    """The backend's `insert`, the one with `on_conflict_do_*` (PostgreSQL's, else SQLite's)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def prebuilt(session: Session, name: str, build: Callable[[Callable[[Any], Any]], Any]) -> Any:
     """A statement built once per backend and reused, its values passed as parameters at execution.
 
     On the press path SQLAlchemy spent more time building a fresh INSERT … ON CONFLICT
@@ -70,10 +77,7 @@ def prebuilt(session: Session, name: str, build: Callable[[Callable[[type[Any]],
     dialect = session.get_bind().dialect.name
     stmt = _STATEMENTS.get((dialect, name))
     if stmt is None:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        stmt = build(postgresql.insert if dialect == "postgresql" else sqlite.insert)
-        _STATEMENTS[(dialect, name)] = stmt
+        stmt = _STATEMENTS[(dialect, name)] = build(_upsert_insert_for(dialect))
     return stmt
 
 
@@ -83,7 +87,4 @@ def upsert_insert(session: Session, model: type[Any]) -> Any:
     Atomic upserts are how Anju keeps dedup, alert merging and timers correct
     with several gateway processes; both backends speak the same ON CONFLICT.
     """
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
+    return _upsert_insert_for(session.get_bind().dialect.name)(model)
