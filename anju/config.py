@@ -38,6 +38,21 @@ class DbSettings(_Section):
     url: str = "sqlite:///anju.db"
 
 
+class BodyLimits(_Section):
+    """Request body sizes, in bytes, enforced before the body is read or the token checked (api/limits.py)."""
+
+    default: int = Field(default=1024 * 1024, ge=16 * 1024)
+    """Every route but those below: the largest JSON body (a device with 64 KiB of attributes) is far smaller."""
+    faces: int = Field(default=56 * 1024 * 1024, ge=16 * 1024)
+    """`POST /persons/{id}/faces`: up to 10 photos of 4 MiB each, base64 (4 bytes per 3)."""
+    vendors: int = Field(default=4 * 1024 * 1024, ge=16 * 1024)
+    """`POST /vendors/hikvision/...`: a camera's event with its JPEG pictures."""
+    devices_import: int = Field(default=16 * 1024 * 1024, ge=16 * 1024)
+    """`POST /devices/import`: a CSV of up to 5 million characters (3 bytes each in Chinese)."""
+    rules: int = Field(default=4 * 1024 * 1024, ge=16 * 1024)
+    """`PUT /rules/files/{name}`, `POST /rules/check`: a rule file of up to 512 Ki characters, as JSON."""
+
+
 class ApiSettings(_Section):
     enabled: bool = True
     """False: `anju serve` runs ingest only, no HTTP server (a worker of a scaled-out deployment)."""
@@ -49,6 +64,11 @@ class ApiSettings(_Section):
     """Other web origins allowed to call the API from a browser; none by default (the console is same-origin)."""
     auth_failures_per_minute: int = Field(default=30, ge=0)
     """Wrong tokens one client address may present per minute before it gets 429 (0: no limit; api/ratelimit.py)."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses (or networks, `10.0.0.0/8`) of reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto`
+    are believed. None by default: behind no proxy, anyone could name any address in the header, and dodge the
+    wrong-token limit or turn it against someone else's address (api/serve.py)."""
+    body_limits: BodyLimits = Field(default_factory=BodyLimits)
 
 
 class GatewaySettings(_Section):

@@ -40,19 +40,22 @@ DEMO_USERS: tuple[tuple[str, str], ...] = (
 )
 
 
-def demo_tokens(sessions: sessionmaker[Session]) -> dict[str, str]:
-    """One fresh token per role for the sample community; printed once, stored only as hashes."""
-    from api.auth import Role
-    from api.routers.tokens import TokenIn, issue_token
+def demo_tokens(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str]]:
+    """One fresh token per role for the sample community, with a one-time console login path for it; printed
+    once, stored only as hashes (the login link carries a code that works once, not the token: docs/api.md)."""
+    from anju.timeutil import utcnow
+    from api.auth import Role, issue_login_link
+    from api.routers.tokens import TokenIn, issue_token, login_path
 
     names = {"patrol": "巡逻员 张建国", "maintenance": "运维 李工", "integrator": "集成商 王工", "admin": "管理员"}
-    tokens = {}
+    logins = {}
     with sessions.begin() as session:
         grids = list(session.scalars(select(Grid.id).order_by(Grid.id)))
         for role, _label in DEMO_USERS:
             body = TokenIn(name=names[role], role=Role(role), grids=grids if role == "patrol" else None)
-            _row, tokens[role] = issue_token(session, body, "anju demo")
-    return tokens
+            row, token = issue_token(session, body, "anju demo")
+            logins[role] = (token, login_path(issue_login_link(session, row.id, token, utcnow())))
+    return logins
 
 
 def run_demo(port: int, mqtt_port: int, simulators: bool, db_url: str | None, speed: float, seed: int) -> int:
@@ -87,11 +90,12 @@ def run_demo(port: int, mqtt_port: int, simulators: bool, db_url: str | None, sp
         )
         sim_thread.start()
     console = f"http://{host}:{port}/console/"
-    logins = "".join(f"    {label:<34}{console}#token={tokens[role]}\n" for role, label in DEMO_USERS)
+    logins = "".join(f"    {label:<34}http://{host}:{port}{tokens[role][1]}\n{'':<38}token {tokens[role][0]}\n"
+                     for role, label in DEMO_USERS)
     print(
         "\nAnju demo is running.\n"
         f"  Console           {console}   (OpenAPI: http://{host}:{port}/docs)\n"
-        "  Log in as (each link carries a demo token; the console keeps it, the server only its hash):\n"
+        "  Log in as (each link works once, within 24 h; after that, paste the token into the login form):\n"
         f"{logins}"
         f"  Health            http://{host}:{port}/healthz\n"
         f"  MQTT broker       mqtt://{host}:{mqtt_port}  (any user name, no password)\n"

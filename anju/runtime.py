@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from anju.config import Settings
+from api.present import has_pictures, present_alert
 from gateway.service import Gateway
 from rules.engine import RuleEngine
 
@@ -20,4 +23,17 @@ def build_runtime(settings: Settings) -> Runtime:
     gateway = Gateway(settings)
     engine = RuleEngine.from_files(settings.rules.files)
     engine.attach(gateway)
+    engine.present = presenter(gateway)
     return Runtime(gateway, engine)
+
+
+def presenter(gateway: Gateway) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Alerts on the alerts topic as the API and the stream show them: a picture by its public id, never the
+    sequential internal one (a look-up only for alerts that have pictures)."""
+    def present(alert: dict[str, Any]) -> dict[str, Any]:
+        if not has_pictures(alert):
+            return alert
+        with gateway.sessions() as session:
+            return present_alert(session, alert)
+
+    return present

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from anju import __version__
 from anju.runtime import Runtime
 from api.deps import Services
+from api.jsonsafe import renderable
+from api.limits import RequestLimits, token_check
 from api.ratelimit import FailedAuth
 from api.routers import (
     alerts,
@@ -23,6 +27,7 @@ from api.routers import (
     faces,
     grids,
     health,
+    login,
     me,
     persons,
     rules,
@@ -36,6 +41,7 @@ from api.routers import (
 )
 from api.security import harden
 from api.stream import AlertStreamHub, MessageTap
+from api.tokenwatch import TokenWatch
 
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, me.router, sites.router, grids.router,
@@ -47,19 +53,26 @@ ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, 
 def create_app(runtime: Runtime) -> FastAPI:
     gateway, engine = runtime.gateway, runtime.rules
     app = FastAPI(title="Anju", version=__version__, docs_url=None, redoc_url=None,
-                  description="Smart-community gateway API (SPEC §3). Every route but /healthz needs a bearer token; "
-                              "docs/api.md has the role table.")
+                  description="Smart-community gateway API (SPEC §3). Every route but /healthz and POST /api/v1/login "
+                              "needs a bearer token; docs/api.md has the role table.")
+    # Before `harden`, so inside its (BaseHTTPMiddleware) header middleware, which reads no body: a limit raised
+    # while the route reads the body must reach FastAPI as itself, not wrapped in that middleware's task group.
+    app.add_middleware(RequestLimits, limits=gateway.settings.api.body_limits,
+                       token_check=token_check(lambda: app.state.services))
     harden(app, gateway.settings.api.cors_origins)
+    app.add_exception_handler(RequestValidationError, _refused)
     _offline_docs(app)
     hub = AlertStreamHub(gateway.sessions)
     tap = MessageTap()
     engine.listeners.append(hub.wake)
     gateway.batch_listeners.append(tap.on_batch)
     app.state.services = Services(gateway.settings, gateway.sessions, gateway, engine, hub, tap,
-                                  FailedAuth(gateway.settings.api.auth_failures_per_minute))
+                                  FailedAuth(gateway.settings.api.auth_failures_per_minute),
+                                  TokenWatch(gateway.sessions))
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
 
+    _document_body_limits(app)
     app.include_router(health.router)  # /healthz and /metrics at the root, where probes and scrapers look
     app.include_router(health.router, prefix="/api/v1", include_in_schema=False)  # and where SPEC §3 lists them
 
@@ -70,6 +83,31 @@ def create_app(runtime: Runtime) -> FastAPI:
     if CONSOLE_DIR.is_dir():
         app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     return app
+
+
+def _document_body_limits(app: FastAPI) -> None:
+    """Every operation that takes a body may answer 413 (api/limits.py, before the route runs): say so in its
+    OpenAPI entry, so clients (and the schema tests) know."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in build().get("paths", {}).values():
+                for operation in operations.values():
+                    if isinstance(operation, dict) and "requestBody" in operation:
+                        operation.setdefault("responses", {}).setdefault("413", {
+                            "description": "the body is larger than this route accepts (docs/api.md, limits)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _refused(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, with the refused input it echoes made renderable: a NaN or a deeply nested value in a
+    refused body made the refusal itself fail with 500 (api/jsonsafe.py)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else [str(exc)]
+    return JSONResponse(status_code=422, content={"detail": renderable(list(errors))})
 
 
 def _offline_docs(app: FastAPI) -> None:

@@ -15,15 +15,18 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import ApiToken, Grid
+from anju.db.models import ApiToken, Grid, LoginLink
 
 TOKEN_PREFIX = "anju_"
 LAST_USED_EVERY = timedelta(minutes=1)
 """`last_used_at` is written at most this often per token: a write per request would cost more than the request."""
+LOGIN_LINK_TTL = timedelta(hours=24)
+"""A one-time console login link works this long, if nobody has used it before."""
 
 
 class Role(StrEnum):
@@ -110,3 +113,46 @@ def authenticate(session: Session, token: str, admin_token: str | None, now: dat
         team_grids = session.scalars(select(Grid.id).where(Grid.team_id == row.team_id)) if row.team_id else []
         grids = frozenset([*(row.grids or []), *team_grids])
     return Principal(row.name, role, grids, row.team_id, row.id)
+
+
+def issue_login_link(session: Session, token_id: int, token: str, now: datetime) -> str:
+    """A one-time code that logs the console in as `token` (`/console/#login=<code>`; the caller commits).
+
+    A login link ends up in the browser's list of visited pages whatever the console does (no page can
+    remove it), so the link carries this code, not the token: used once (or expired after `LOGIN_LINK_TTL`)
+    it opens nothing. The row keeps the token sealed with the code and the code only as a hash, so the
+    database alone yields neither.
+    """
+    session.execute(delete(LoginLink).where(LoginLink.expires_at <= now))  # links nobody used: gone when stale
+    code = secrets.token_urlsafe(32)
+    session.add(LoginLink(code_hash=hash_token(code), token_id=token_id, sealed=_seal(token.encode("utf-8"), code),
+                          created_at=now, expires_at=now + LOGIN_LINK_TTL))
+    return code
+
+
+def redeem_login_link(session: Session, code: str, now: datetime) -> str | None:
+    """The token of a login code, once: the link is deleted by its first use, and an expired one opens nothing,
+    nor does one whose token has been revoked or has expired meanwhile (the caller commits)."""
+    if not code or len(code) > 128:
+        return None
+    digest = hash_token(code)
+    found = session.execute(select(LoginLink.token_id, LoginLink.sealed, LoginLink.expires_at)
+                            .where(LoginLink.code_hash == digest)).one_or_none()
+    if found is None:
+        return None
+    token_id, sealed, expires_at = found
+    taken = cast("CursorResult[Any]", session.execute(delete(LoginLink).where(LoginLink.code_hash == digest))).rowcount
+    if taken != 1 or expires_at <= now:
+        return None  # used meanwhile by another request, or expired
+    token = _seal(sealed, code).decode("utf-8", errors="replace")
+    valid = session.scalar(select(ApiToken.id).where(
+        ApiToken.id == token_id, ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)))
+    return token if valid is not None else None
+
+
+def _seal(data: bytes, code: str) -> bytes:
+    """`data` XOR a keystream from the code (SHAKE-256): the code's 256 random bits are used once, for one token,
+    so this is a one-time pad; the same call unseals."""
+    stream = hashlib.shake_256(b"anju login link\x00" + code.encode("utf-8")).digest(len(data))
+    return bytes(a ^ b for a, b in zip(data, stream, strict=True))

@@ -18,6 +18,7 @@ from api.ratelimit import FailedAuth
 
 if TYPE_CHECKING:
     from api.stream import AlertStreamHub, MessageTap
+    from api.tokenwatch import TokenWatch
     from gateway.service import Gateway
     from rules.engine import RuleEngine
 
@@ -33,6 +34,8 @@ class Services:
     alerts: AlertStreamHub
     tap: MessageTap
     failed_auth: FailedAuth = field(default_factory=lambda: FailedAuth(0))
+    token_watch: TokenWatch | None = None
+    """Ends live streams whose token is revoked or expires (api/tokenwatch.py)."""
 
 
 def services(request: Request) -> Services:

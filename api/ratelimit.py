@@ -2,9 +2,10 @@
 
 Tokens are 256 random bits, so guessing is hopeless anyway; the limit keeps a scanner
 or a misconfigured client from filling the logs and the database with failed look-ups,
-and makes a guessing attempt visible (`anju_api_auth_blocked_total`). Behind a reverse
-proxy every client shares its address: raise `api.auth_failures_per_minute` or set
-it to 0 there (docs/api.md).
+and makes a guessing attempt visible (`anju_api_auth_blocked_total`). The address is
+the peer's own unless it is one of `api.trusted_proxies` (none by default: api/serve.py),
+so a forged `X-Forwarded-For` can neither dodge the limit nor get another address
+blocked. Behind a reverse proxy, list it there (docs/api.md).
 """
 
 from __future__ import annotations

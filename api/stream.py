@@ -6,7 +6,11 @@ commit, by PostgreSQL notifications for changes made by other processes
 (anju/db/notify.py), and polling as the fallback. Each WebSocket client
 gets its own bounded queue: a client too slow to keep up is disconnected (and
 resumes from the journal with `since=`), so it can never slow ingest or the
-other clients, and it loses nothing.
+other clients, and it loses nothing. A client that stops reading altogether is
+closed with 1013 within seconds and cut off if it takes not even the close
+frame; a stream whose token ends is closed with 1008 (api/tokenwatch.py). Alerts
+are shown as the REST routes show them (api/present.py): always renderable, and
+their pictures by public id.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from anju.db.models import AlertChangeRow
 from anju.db.notify import Listener, listener_for
 from anju.topics import parse_device_topic
 from api.auth import Principal
+from api.jsonsafe import renderable
+from api.present import has_pictures, present_alerts
 from api.visibility import alert_filter, can_see_alert
 from gateway.decode import RawMessage
 
@@ -41,21 +47,40 @@ GAP_WAIT_SECONDS = 2.0
 GAP_RECHECK_SECONDS = 0.02
 CLIENT_QUEUE = 1000
 REPLAY_LIMIT = 5000
+SEND_TIMEOUT = 5.0
+"""A frame the client has not taken within this long (its socket is full: it stopped reading) makes it too slow."""
+CLOSE_TIMEOUT = 2.0
+"""How long a closing client has to take the close frame before its connection is dropped."""
+TOO_SLOW = "too slow; reconnect with since=<last seq>"
+TRANSPORT_KEY = "anju.transport"
+"""The server's transport of a WebSocket, put in its scope by `api.limits.RequestLimits` where the server
+exposes it (uvicorn does): the only way to drop a client that reads nothing, not even a close frame."""
 
 
 def _frame(seq: int, action: str, alert: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "change", "seq": seq, "action": action, "alert": alert}
+    """A change as clients get it: the alert always renderable (api/jsonsafe.py), whatever its evidence holds."""
+    return {"type": "change", "seq": seq, "action": action, "alert": renderable(alert)}
 
 
 def change_frame(row: AlertChangeRow) -> dict[str, Any]:
     return _frame(row.id, row.action, row.alert)
 
 
+def change_frames(session: Session, rows: list[AlertChangeRow]) -> list[dict[str, Any]]:
+    """Frames for journal rows, their pictures by public id (one look-up for all of them)."""
+    alerts = present_alerts(session, [row.alert for row in rows])
+    return [{"type": "change", "seq": row.id, "action": row.action, "alert": alert}
+            for row, alert in zip(rows, alerts, strict=True)]
+
+
 def _frames(changes: Any) -> list[dict[str, Any]]:
-    """Frames for committed `AlertChange`s that all carry a journal id, in id order; [] otherwise."""
+    """Frames for committed `AlertChange`s that all carry a journal id, in id order; [] otherwise, or when an
+    alert names a picture (its public id needs a database look-up: the journal read does that)."""
     if not isinstance(changes, list) or not changes:
         return []
     if any(not isinstance(getattr(change, "seq", None), int) for change in changes):
+        return []
+    if any(has_pictures(change.alert) for change in changes):
         return []
     return sorted((_frame(c.seq, c.action, c.alert) for c in changes), key=lambda frame: frame["seq"])
 
@@ -141,7 +166,7 @@ class AlertStreamHub:
                     .where(AlertChangeRow.id > since, AlertChangeRow.id <= upto, alert_filter(who, AlertChangeRow))
                     .order_by(AlertChangeRow.id).limit(REPLAY_LIMIT)
                 ).all()
-                return [change_frame(r) for r in rows]
+                return change_frames(session, list(rows))
         return await asyncio.to_thread(read)
 
     async def _ensure_running(self) -> None:
@@ -172,14 +197,24 @@ class AlertStreamHub:
             self._wake.clear()
             self._reading = True
             try:
-                rows = await asyncio.to_thread(self._read_new)
+                frames = await asyncio.to_thread(self._read_frames)
             except Exception:  # the database is briefly away: try again at the next poll
                 log.exception("reading the alert journal failed")
                 continue
             finally:
                 self._reading = False
-            for row in rows:
-                self._dispatch(change_frame(row))
+            for frame in frames:
+                self._dispatch(frame)
+
+    def _read_frames(self) -> list[dict[str, Any]]:
+        """`_read_new`, as frames (worker thread)."""
+        rows = self._read_new()
+        if not rows:
+            return []
+        if not any(has_pictures(row.alert) for row in rows):
+            return [change_frame(row) for row in rows]
+        with self.sessions() as session:
+            return change_frames(session, rows)
 
     def _read_new(self) -> list[AlertChangeRow]:
         """New journal rows in id order, holding back behind a gap until the missing id commits or times out."""
@@ -249,26 +284,60 @@ class MessageTap:
                     loop.call_soon_threadsafe(_offer, queue, frame)
 
 
-async def forward(websocket: WebSocket, queue: asyncio.Queue[Any], keep: Callable[[dict[str, Any]], bool]) -> None:
-    """Send queued frames to the client until it goes away; a None in the queue means "too slow": close with 1013."""
+async def forward(websocket: WebSocket, queue: asyncio.Queue[Any], keep: Callable[[dict[str, Any]], bool],
+                  ended: asyncio.Event | None = None) -> None:
+    """Send queued frames to the client until it goes away.
+
+    Closes with 1013 a client too slow to keep up: a None in the queue (it overflowed), or a frame it has
+    not taken within `SEND_TIMEOUT` (it stopped reading: its socket is full). Closes with 1008 when `ended`
+    is set (the token was revoked or expired: api/tokenwatch.py). Either way the connection is gone within
+    `CLOSE_TIMEOUT` more, even when the client reads nothing: it can never hold more than its queue and a
+    socket's buffers.
+    """
     reader = asyncio.create_task(_drain(websocket))
+    stop = asyncio.create_task(ended.wait()) if ended is not None else None
     try:
         while True:
             getter = asyncio.create_task(queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            waits = {getter, reader} if stop is None else {getter, reader, stop}
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             if reader in done:
                 getter.cancel()
                 return
+            if stop is not None and stop in done:
+                getter.cancel()
+                await close(websocket, 1008, "the token was revoked or has expired")
+                return
             frame = getter.result()
             if frame is None:
-                await websocket.close(code=1013, reason="too slow; reconnect with since=<last seq>")
+                await close(websocket, 1013, TOO_SLOW)
                 return
             if keep(frame):
-                await websocket.send_json(frame)
+                try:
+                    await asyncio.wait_for(websocket.send_json(frame), SEND_TIMEOUT)
+                except TimeoutError:
+                    await close(websocket, 1013, TOO_SLOW)
+                    return
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
         reader.cancel()
+        if stop is not None:
+            stop.cancel()
+
+
+async def close(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close with `code`; a client that does not take the close frame within `CLOSE_TIMEOUT` is cut off."""
+    with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError):
+        await asyncio.wait_for(websocket.close(code=code, reason=reason), CLOSE_TIMEOUT)
+    transport = websocket.scope.get(TRANSPORT_KEY)
+    if transport is None:
+        return
+    deadline = time.monotonic() + CLOSE_TIMEOUT
+    while transport.get_write_buffer_size() and not transport.is_closing() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if transport.get_write_buffer_size():  # nothing read for all that time: drop the connection
+        transport.abort()
 
 
 async def _drain(websocket: WebSocket) -> None:

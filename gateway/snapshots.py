@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,11 +85,36 @@ def take_picture(data: dict[str, Any]) -> bytes | None:
 
 
 def store(session: Session, site: str, device: str, received_at: datetime, content: bytes,
-          task: str | None) -> int:
+          task: str | None, grid: str | None = None) -> int:
+    """Keep a picture; returns its internal id (what the event's `snapshot_id` holds).
+
+    The camera's grid is recorded with it (`grid`, else the device's row in this transaction): who may see
+    the picture is decided by where the camera was when it took it, not by whatever the camera's row says
+    later (moved, or deleted). The API knows the picture by a random `public_id` only.
+    """
+    if grid is None:
+        grid = session.scalar(select(Device.grid_id).where(Device.id == device))
     return int(session.scalar(insert(Snapshot).returning(Snapshot.id), {
-        "site_id": site, "device_id": device, "received_at": received_at, "media_type": media_type(content),
-        "size": len(content), "content": content, "task": task,
+        "public_id": new_public_id(), "site_id": site, "grid_id": grid, "device_id": device,
+        "received_at": received_at, "media_type": media_type(content), "size": len(content), "content": content,
+        "task": task,
     }))
+
+
+def new_public_id() -> str:
+    """128 random bits, URL-safe (22 characters): a picture's address cannot be guessed from another's."""
+    return secrets.token_urlsafe(16)
+
+
+def public_ids(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """Internal id → public id, for the pictures that still exist (expired ones are left out)."""
+    wanted = sorted(set(ids))
+    found: dict[int, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        rows = session.execute(select(Snapshot.id, Snapshot.public_id).where(Snapshot.id.in_(chunk)))
+        found.update((snapshot_id, public_id) for snapshot_id, public_id in rows)
+    return found
 
 
 def link_events(session: Session, links: list[tuple[int, int]]) -> None:

@@ -75,6 +75,32 @@ def good_face_match(similarity: Any) -> bool:
     return isinstance(similarity, int | float) and not isinstance(similarity, bool) and similarity >= FACE_MATCH_MIN
 
 
+def contact(value: Any) -> dict[str, Any] | None:
+    """One contact (an elder, a family member) as the API shows it, from either form the site file allows.
+
+    docs/configuration.md writes `elder: 王秀英` (a name); the sample community writes objects
+    (`{name, age, health}`, `{name, relation, phone}`). A name alone becomes `{"name": ...}`; an object is
+    kept, with a name, relation or phone written as a YAML number (`phone: 13800000001`) turned into text.
+    Anything else (a list, an empty name) is no contact.
+    """
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        name = str(value).strip()
+        return {"name": name} if name else None
+    if not isinstance(value, Mapping):
+        return None
+    out = {str(k): v for k, v in value.items()}
+    for key in ("name", "relation", "phone"):
+        if isinstance(out.get(key), int | float) and not isinstance(out.get(key), bool):
+            out[key] = str(out[key])
+    return out
+
+
+def family_contacts(value: Any) -> list[dict[str, Any]]:
+    """`family` as a list of contacts: a list of names or objects, or a single one."""
+    items = value if isinstance(value, list | tuple) else [] if value is None else [value]
+    return [c for c in map(contact, items) if c is not None]
+
+
 def _index(persons: Iterable[PersonInfo], links: str) -> _Index:
     index: _Index = {}
     for person in persons:
@@ -103,6 +129,10 @@ class PersonDirectory:
 
     def get(self, person_id: str) -> PersonInfo | None:
         return self._by_id.get(person_id)
+
+    def holder(self, site: str, button: str) -> PersonInfo | None:
+        """The one person whose `devices` list this elder button (None: nobody, or several)."""
+        return self._buttons.get((site, button))
 
     def welfare(self) -> list[PersonInfo]:
         """The persons under a welfare check (`welfare_check: true`), by id."""

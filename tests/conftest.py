@@ -24,7 +24,7 @@ from anju.bench.mosquitto import ManagedMosquitto, free_port
 from anju.config import Settings, load_settings
 from anju.db import make_engine, migrate, session_factory
 from anju.mqtt import forget_session
-from anju.runtime import Runtime
+from anju.runtime import Runtime, presenter
 from api.app import create_app
 from gateway.embedded_broker import EmbeddedBroker
 from gateway.service import Gateway
@@ -246,6 +246,7 @@ def serving_api(broker: str, db: str, site_file: Path) -> Iterator[ApiServer]:
     client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
     engine = RuleEngine.from_files(None)
     gw = build_gateway(broker, db, site_file, {"client_id": client_id}, engine, {"admin_token": ADMIN_TOKEN})
+    engine.present = presenter(gw)  # as `anju serve` wires it (anju.runtime)
     gw.start()
     assert gw.wait_connected(10), f"gateway could not connect to {broker}"
     server = ApiServer(create_app(Runtime(gw, engine)), ADMIN_TOKEN)

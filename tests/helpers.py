@@ -143,13 +143,13 @@ class ApiServer:
         import uvicorn
 
         from anju.bench.mosquitto import free_port
+        from api.serve import uvicorn_config
 
         self.app = app
         self.admin_token = admin_token
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", self.port))  # as `anju serve` runs it
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
         self.thread = threading.Thread(target=self.server.run, name="test-api", daemon=True)
 

@@ -183,3 +183,105 @@ def test_patrol_sees_the_picture_of_a_blacklisted_car(community: ApiServer, brow
     wait_for(lambda: picture.evaluate("img => img.complete && img.naturalWidth > 0"), 10, 0.1, "the picture shown")
     # No screenshot: it would copy a development-set photo into docs/ (they stay in ../shared).
     assert not errors, errors
+
+
+def test_a_login_link_leaves_no_token_in_the_tab_and_logout_forgets_the_session(community: ApiServer,
+                                                                                  browser: Any,
+                                                                                  mosquitto_url: str) -> None:
+    """Issue 15: a `/console/#token=…` link is taken out of the address bar before anything else runs, so no entry
+    of the tab's history holds the token (Back never shows it), whether the link opens a new page or the console
+    already open; logging out forgets the token, everything else the console stored but the language, and the
+    camera pictures it had fetched (their blob URLs no longer load)."""
+    import base64
+
+    from tests.helpers import Publisher
+    from tests.hikvision_payloads import jpeg
+
+    api = community
+    token = api.token("patrol", name="巡逻员 王芳", grids=["g1"])
+    with api.admin() as admin:
+        assert admin.post("/watchlists/blacklist/entries", json={"value": "辽E99999"}).status_code in (200, 201)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    cdp = page.context.new_cdp_session(page)
+
+    def entries() -> list[str]:
+        return [e["url"] for e in cdp.send("Page.getNavigationHistory")["entries"]]
+
+    page.goto(api.url + f"/console/#token={token}")  # a new page from the link
+    page.get_by_test_id("alert-list").wait_for()
+    assert token not in page.url and not any(token in url for url in entries()), entries()
+    assert page.evaluate("history.length") == len(entries())
+    page.get_by_test_id("logout").click()
+    page.get_by_test_id("login-token").wait_for()
+
+    page.goto(api.url + f"/console/#token={token}")  # the link opened in the console already showing
+    page.get_by_test_id("alert-list").wait_for()
+    assert not any(token in url for url in entries()), entries()
+    page.go_back()
+    page.wait_for_timeout(300)
+    assert token not in page.url
+    page.go_forward()
+    page.get_by_test_id("alert-list").wait_for()
+
+    page.get_by_test_id("lang-toggle").click()  # a choice worth keeping across users
+    page.evaluate("sessionStorage.setItem('anju.scratch', 'x')")
+    publisher = Publisher(mosquitto_url, "hexie")
+    try:
+        publisher.send("lpr-n", "plate_camera", "event", type="plate", plate="辽E99999", direction="in",
+                       snapshot=base64.b64encode(jpeg(seed=99)).decode())
+    finally:
+        publisher.close()
+    item = page.locator("[data-testid=alert-item][data-state=open]").filter(has_text="辽E99999").first
+    item.wait_for(timeout=20_000)
+    item.click()
+    picture = page.get_by_test_id("alert-picture")
+    picture.wait_for(timeout=10_000)
+    wait_for(lambda: picture.evaluate("img => img.complete && img.naturalWidth > 0"), 10, 0.1, "the picture shown")
+    src = picture.get_attribute("src")
+    assert src and src.startswith("blob:")
+
+    page.get_by_test_id("logout").click()
+    page.get_by_test_id("login-token").wait_for()
+    assert page.evaluate("Object.keys(localStorage)") == ["anju.lang"]
+    assert page.evaluate("sessionStorage.length") == 0
+    assert page.evaluate("src => fetch(src).then(() => 'loaded', () => 'gone')", src) == "gone"
+    page.reload()
+    page.get_by_test_id("login-token").wait_for()  # nothing left to log back in with
+    assert not errors, errors
+
+
+def test_a_one_time_login_link_leaves_nothing_usable_in_the_browsers_history(community: ApiServer,
+                                                                              tmp_path: Path) -> None:
+    """Issue 15: the browser's list of visited pages keeps a login link as it was opened (whatever the page does
+    afterwards: checked in Chromium's own History database), so a link that carried the token kept a working
+    token there. Links now carry a code that works once: the history holds a used code, never the token."""
+    import sqlite3
+
+    if not Path(CHROMIUM).exists():
+        unavailable("no Chromium at /usr/bin/chromium (Debian package `chromium`; .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    api = community
+    with api.admin() as admin:
+        made = admin.post("/tokens", json={"name": "巡逻员 赵敏", "role": "patrol", "grids": ["g1"],
+                                           "login_link": True}).json()
+    token, link = made["token"], made["login_link"]
+    assert link.startswith("/console/#login=") and token not in link
+    profile = tmp_path / "profile"
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = context.new_page()
+        page.goto(api.url + link)
+        page.get_by_test_id("alert-list").wait_for()  # logged in with the token the code stood for
+        assert page.evaluate("localStorage.getItem('anju.token')") == token and "#login=" not in page.url
+        again = context.new_page()  # the link opened a second time (from the history, say): it is spent
+        again.goto(api.url + link)
+        again.get_by_test_id("login-error").wait_for()
+        context.close()
+    visited = [url for (url,) in sqlite3.connect(profile / "Default" / "History").execute("SELECT url FROM urls")]
+    assert any("#login=" in url for url in visited), visited  # the browser did keep the link as opened ...
+    assert not any(token in url for url in visited), visited  # ... but never the token
+    code = link.split("#login=", 1)[1]
+    assert httpx.post(api.url + "/api/v1/login", json={"code": code}).status_code == 401

@@ -36,10 +36,19 @@ class Demo:
             self.lines.append(line)
 
     def login_token(self, role: str) -> str:
-        """The demo token of `role`, from the printed login links."""
-        pattern = re.compile(rf"^\s+{role} .*#token=(\S+)$")
-        return wait_for(lambda: next((m.group(1) for line in self.lines if (m := pattern.match(line))), None),
+        """The demo token of `role`, from its printed one-time login link (which works once: the console trades
+        its code for the token), checked against the token printed beside it."""
+        pattern = re.compile(rf"^\s+{role} .*#login=(\S+)$")
+        line = wait_for(lambda: next((i for i, line in enumerate(self.lines) if pattern.match(line)), None),
                         timeout=60, what=f"the {role} login link")
+        code = pattern.match(self.lines[line]).group(1)  # type: ignore[union-attr]
+        wait_for(lambda: len(self.lines) > line + 1, timeout=10, what="the token printed under the link")
+        printed = self.lines[line + 1].split("token ", 1)[1].strip()
+        redeemed = httpx.post(f"http://127.0.0.1:{self.port}/api/v1/login", json={"code": code}, timeout=10)
+        assert redeemed.status_code == 200 and redeemed.json()["token"] == printed, redeemed.text
+        again = httpx.post(f"http://127.0.0.1:{self.port}/api/v1/login", json={"code": code}, timeout=10)
+        assert again.status_code == 401  # a login link works once
+        return printed
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGINT)

@@ -356,6 +356,23 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class LoginLink(Base):
+    """A one-time console login link (`/console/#login=<code>`) for a token, until used or expired.
+
+    A link lands in the browser's list of visited pages, which no page can clean, so it carries a code that
+    works once, not the token. The token is kept sealed with the code (api/auth.py): the database alone gives
+    neither, and the row is deleted by its first use.
+    """
+
+    __tablename__ = "login_links"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(BigId, ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class RuleFileRow(Base):
     """A rule file managed through the API; validated before it is stored, added to the configured pack."""
 
@@ -392,13 +409,19 @@ class Snapshot(Base):
     """A camera picture (the `snapshot` of a plate or face event), kept apart from the event.
 
     Events keep only `snapshot_id`, so that pictures (personal data under PIPL) can
-    expire after `privacy.snapshot_retention_days` while the events stay.
+    expire after `privacy.snapshot_retention_days` while the events stay. The API
+    knows a picture only by its `public_id` (random, unlike the sequential `id` the
+    gateway uses), and lets a patrol see it by the grid recorded at capture.
     """
 
     __tablename__ = "snapshots"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(32), index=True, unique=True)
+    """What the API shows and accepts (`secrets.token_urlsafe(16)`): a URL that cannot be guessed from another."""
     site_id: Mapped[str] = mapped_column(ID)
+    grid_id: Mapped[str | None] = mapped_column(ID)
+    """The camera's grid when the picture was taken: who may see it, whatever later happens to the camera."""
     device_id: Mapped[str] = mapped_column(ID, index=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     media_type: Mapped[str] = mapped_column(String(64))

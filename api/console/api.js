@@ -8,7 +8,15 @@ const PREFIX = '/api/v1';
 
 export const getToken = () => localStorage.getItem(TOKEN_KEY) || '';
 export const setToken = (token) => localStorage.setItem(TOKEN_KEY, token);
-export const clearToken = () => localStorage.removeItem(TOKEN_KEY);
+
+// Logging out forgets everything this console keeps in the browser (the token first of all), on a
+// shared phone too; only the display language, which says nothing about anyone, is kept.
+export function clearStorage(keep = []) {
+  const kept = keep.map((key) => [key, localStorage.getItem(key)]).filter(([, value]) => value !== null);
+  localStorage.clear();
+  sessionStorage.clear();
+  for (const [key, value] of kept) localStorage.setItem(key, value);
+}
 
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(fn) {

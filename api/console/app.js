@@ -1,10 +1,11 @@
 // Entry point: login, role → views, hash routing, header, the shared alert stream.
-import { t, label, getLang, setLang, applyI18n } from './i18n.js';
-import { api, getToken, setToken, clearToken, setUnauthorizedHandler } from './api.js';
+import { t, label, getLang, setLang, applyI18n, LANG_KEY } from './i18n.js';
+import { api, getToken, setToken, clearStorage, setUnauthorizedHandler } from './api.js';
 import { h, replace } from './dom.js';
 import { createAlertStream } from './ws.js';
 import { unlockAudio, unlockOnFirstGesture } from './alarm.js';
 import { createCriticalBanner } from './components/critical-banner.js';
+import { forgetPictures } from './components/alert-item.js';
 import { startRelTicker } from './fmt.js';
 import { resetStore } from './store.js';
 import * as patrol from './views/patrol.js';
@@ -30,13 +31,51 @@ function allowedViews() {
   return (session.me && ROLE_VIEWS[session.me.role]) || [];
 }
 
-// The demo prints links like /console/#token=XYZ: take the token, then drop
-// it from the address bar so it doesn't end up in history or screenshots.
-function takeTokenFromFragment() {
-  if (!location.hash.startsWith('#token=')) return;
-  const token = new URLSearchParams(location.hash.slice(1)).get('token');
-  if (token) setToken(token);
+// Login links: /console/#login=CODE (one-time, from `anju demo` or POST /tokens) or, handed out by
+// hand, /console/#token=TOKEN. The address is replaced first, before anything else runs or
+// navigates, so neither the address bar nor any entry of this tab's history holds it (Back never
+// shows it). The browser's list of visited pages keeps the link as opened, which no page can undo:
+// that is why links carry a code that works once rather than the token.
+function takeLoginFromFragment() {
+  const hash = location.hash;
+  if (!hash.startsWith('#token=') && !hash.startsWith('#login=')) return null;
   history.replaceState(null, '', location.pathname + location.search);
+  const params = new URLSearchParams(hash.slice(1));
+  const token = params.get('token');
+  if (token) {
+    setToken(token);
+    return { token };
+  }
+  const code = params.get('login');
+  return code ? { code } : null;
+}
+
+// Trade a one-time code for its token (POST /api/v1/login), then log in with the token.
+async function loginWithCode(code) {
+  let res;
+  try {
+    res = await fetch('/api/v1/login', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ code }),
+    });
+  } catch {
+    showLogin(t('error.network'));
+    return;
+  }
+  const data = await res.json().catch(() => null);
+  if (!res.ok || !data || typeof data.token !== 'string') {
+    if (!session.me) showLogin(t('login.link_used'));
+    return;
+  }
+  login(data.token);
+}
+
+function loginFromFragment() {
+  const taken = takeLoginFromFragment();
+  if (!taken) return false;
+  if (taken.code) loginWithCode(taken.code);
+  else login(taken.token);
+  return true;
 }
 
 function parseRoute() {
@@ -142,10 +181,14 @@ function stopSession() {
   resetStore();
 }
 
+// Back to the login screen, with nothing of the session left in the browser: the token and whatever
+// else the console stored (only the display language stays), and the pictures it had fetched.
 function logout(message) {
   stopSession();
-  clearToken();
+  clearStorage([LANG_KEY]);
+  forgetPictures();
   $('login-token').value = '';
+  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
   renderHeader();
   showLogin(message);
 }
@@ -232,22 +275,14 @@ function init() {
     if (session.me) route(true);
   });
   window.addEventListener('hashchange', () => {
-    if (location.hash.startsWith('#token=')) {
-      takeTokenFromFragment();
-      login(getToken());
-    } else {
-      route();
-    }
+    if (!loginFromFragment()) route();
   });
 
-  takeTokenFromFragment();
+  unlockOnFirstGesture();
+  if (loginFromFragment()) return;
   const token = getToken();
-  if (token) {
-    unlockOnFirstGesture();
-    login(token);
-  } else {
-    showLogin('');
-  }
+  if (token) login(token);
+  else showLogin('');
 }
 
 init();

@@ -1,6 +1,6 @@
 // Two dictionaries (zh-CN default, en) and t(key, vars). The choice is kept in
 // localStorage; views re-render on a switch, so nothing here is reactive.
-const LANG_KEY = 'anju.lang';
+export const LANG_KEY = 'anju.lang';
 
 const zh = {
   'app.title': '安居 · 智慧社区',
@@ -14,6 +14,7 @@ const zh = {
   'login.empty': '请输入令牌',
   'login.invalid': '令牌无效或已过期，请重新登录',
   'login.expired': '登录已失效，请重新登录',
+  'login.link_used': '登录链接已使用或已过期，请输入令牌或索取新链接',
   'login.bad_role': '不支持的角色：{role}',
   'nav.patrol': '巡逻',
   'nav.maintenance': '运维',
@@ -267,6 +268,7 @@ const en = {
   'login.empty': 'Please enter a token',
   'login.invalid': 'Invalid or expired token, please sign in again',
   'login.expired': 'Your session has ended, please sign in again',
+  'login.link_used': 'This login link was already used or has expired: enter the token, or ask for a new link',
   'login.bad_role': 'Unsupported role: {role}',
   'nav.patrol': 'Patrol',
   'nav.maintenance': 'Maintenance',

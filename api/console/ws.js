@@ -38,13 +38,14 @@ export function reconnectingSocket(makeUrl, { onOpen, onMessage, onStatus } = {}
       }
       if (onMessage) onMessage(msg);
     });
-    ws.addEventListener('close', () => {
+    ws.addEventListener('close', (ev) => {
       ws = null;
       if (closed) return;
       if (!opened) failures += 1;
-      // A handshake refused several times in a row may be a revoked token: /me
-      // answers 401 in that case and the global handler sends us to login.
-      if (failures === 3) api('/me', { quiet: true }).catch(() => {});
+      // 1008: the server closed a live stream for its token (revoked or expired). A handshake
+      // refused several times in a row may be that too: /me answers 401 then, and the global
+      // handler sends us to login.
+      if (ev.code === 1008 || failures === 3) api('/me', { quiet: true }).catch(() => {});
       schedule();
     });
   }

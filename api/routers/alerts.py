@@ -11,13 +11,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Alert, Device
+from anju.db.models import Alert, Device, Person
 from anju.timeutil import utcnow
 from api.auth import Permission, Principal
 from api.deps import DB, Services, Svc, accept_websocket, errors, require
+from api.jsonsafe import renderable, renderable_object
+from api.present import present_alert, present_alerts
 from api.stream import forward
 from api.visibility import alert_filter, can_see_alert
 from rules import alerts as lifecycle
+from rules.persons import PersonDirectory, contact, family_contacts
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -50,7 +53,9 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     resolution_note: str | None
-    evidence: Any = Field(description="the triggering event(s), payloads with images replaced by their size")
+    evidence: Any = Field(description="the triggering event(s), payloads with images replaced by their size; a "
+                                      "picture as `snapshot_id`: its public id for `GET /snapshots/{id}` (null once "
+                                      "expired)")
     silenced_by: int | None
     parent_id: int | None = Field(default=None, description="the grouped alert (a site or segment outage) this one "
                                                              "is folded under: recorded, not announced")
@@ -75,10 +80,12 @@ class AlertDevice(BaseModel):
 
 
 class Contacts(BaseModel):
-    """Who the patrol calls for an elder's SOS: the elder, and the family."""
+    """Who the patrol calls for an elder's SOS: the elder, and the family (`rules.persons.contact`)."""
 
-    elder: dict[str, Any] | None
-    family: list[dict[str, Any]]
+    elder: dict[str, Any] | None = Field(description="`{name, ...}`: the device's `attributes.elder` (a name or an "
+                                                      "object), else the person whose `devices` list the button")
+    family: list[dict[str, Any]] = Field(description="`[{name, relation, phone, ...}]`: the device's "
+                                                     "`attributes.family`, else that person's")
 
 
 class AlertDetail(AlertOut):
@@ -131,25 +138,40 @@ def list_alerts(
             stmt = stmt.where(column == value)
     if before is not None:
         stmt = stmt.where(Alert.id < before)
-    return [lifecycle.alert_json(a) for a in session.scalars(stmt)]
+    return present_alerts(session, [lifecycle.alert_json(a) for a in session.scalars(stmt)])
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, responses=errors(404, 422))
-def get_alert(alert_id: AlertId, session: DB,
+def get_alert(alert_id: AlertId, svc: Svc, session: DB,
               who: Annotated[Principal, Depends(require(Permission.ALERTS_READ))]) -> dict[str, Any]:
     """One alert with its history, where its device is and, for an elder's SOS, who to call."""
     alert = _visible(session, who, alert_id)
-    body: dict[str, Any] = lifecycle.alert_json(alert)
-    body["history"] = lifecycle.history(session, alert.id)
+    body: dict[str, Any] = present_alert(session, lifecycle.alert_json(alert))
+    body["history"] = renderable(lifecycle.history(session, alert.id))
     device = session.get(Device, alert.device_id) if alert.device_id else None
     body["device"] = None if device is None else {
         "id": device.id, "name": device.name, "kind": device.kind, "zone": device.zone, "grid": device.grid_id,
-        "location": device.location or {}}
+        "location": renderable_object(device.location)}
     body["contacts"] = None
     if device is not None and device.kind == "elder_button":
-        attrs = device.attributes or {}
-        body["contacts"] = {"elder": attrs.get("elder"), "family": list(attrs.get("family") or [])}
+        body["contacts"] = renderable(_contacts(svc, session, device))
     return body
+
+
+def _contacts(svc: Services, session: Session, device: Device) -> dict[str, Any]:
+    """The elder and the family for a button: its own attributes (a name or an object, as documented), and
+    what is missing there from the person whose `devices` list the button (the welfare check's directory)."""
+    attrs = device.attributes if isinstance(device.attributes, dict) else {}
+    elder, family = contact(attrs.get("elder")), family_contacts(attrs.get("family"))
+    if elder is None or not family:
+        directory = svc.engine.persons or PersonDirectory.load(session)
+        holder = directory.holder(device.site_id, device.id)
+        person = session.get(Person, holder.id) if holder is not None else None
+        if person is not None:
+            elder = elder or {"name": person.name}
+            person_attrs = person.attributes if isinstance(person.attributes, dict) else {}
+            family = family or family_contacts(person_attrs.get("family"))
+    return {"elder": elder, "family": family}
 
 
 @router.post("/{alert_id}/ack", response_model=AlertOut, responses=errors(404, 409, 422))
@@ -180,7 +202,7 @@ def _apply(svc: Services, session: Session, step: Callable[[], lifecycle.AlertCh
         session.rollback()
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     svc.engine.deliver([change])
-    return change.alert
+    return present_alert(session, change.alert)
 
 
 @router.websocket("/stream")
@@ -193,7 +215,9 @@ async def stream(websocket: WebSocket, since: int | None = None) -> None:
     who = await accept_websocket(websocket, Permission.ALERTS_READ)
     if who is None:
         return
-    hub = websocket.app.state.services.alerts
+    svc: Services = websocket.app.state.services
+    hub, watch = svc.alerts, svc.token_watch
+    ended = watch.watch(who) if watch is not None else None
     sub = await hub.subscribe(who)
     try:
         upto = hub.last_seq
@@ -201,8 +225,11 @@ async def stream(websocket: WebSocket, since: int | None = None) -> None:
         if since is not None and since < upto:
             for frame in await hub.replay(who, since, upto):
                 await websocket.send_json(frame)
-        await forward(websocket, sub.queue, lambda frame: frame["seq"] > upto and can_see_alert(who, frame["alert"]))
+        await forward(websocket, sub.queue, lambda frame: frame["seq"] > upto and can_see_alert(who, frame["alert"]),
+                      ended)
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
         hub.unsubscribe(sub)
+        if watch is not None and ended is not None:
+            watch.unwatch(who, ended)

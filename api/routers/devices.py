@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, WebSocket, status
@@ -13,10 +14,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from anju.db.models import Device, Grid, Site
+from anju.db.writes import write_transaction
 from anju.siteconfig import ID_PATTERN, DeviceConfig
 from anju.timeutil import utcnow
 from api.auth import Permission, Principal
-from api.deps import DB, Svc, accept_websocket, errors, require
+from api.deps import DB, Services, Svc, accept_websocket, errors, require
+from api.jsonsafe import MAX_VALUE_BYTES, MAX_VALUE_DEPTH, BoundedObject, renderable_object
 from api.stream import forward
 from api.visibility import can_see_device, device_filter
 from devices import DRIVERS
@@ -27,6 +30,8 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 Reader = Annotated[Principal, Depends(require(Permission.DEVICES_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.DEVICES_WRITE))]
 DeviceId = Annotated[str, Path(pattern=ID_PATTERN)]
+IMPORT_CHUNK = 200
+"""CSV lines registered per transaction: short enough that a press stored meanwhile waits for one, not all."""
 
 
 class DeviceOut(BaseModel):
@@ -51,6 +56,10 @@ class DeviceOut(BaseModel):
                                        "`metric` or `metric:zone` → value, e.g. a fence's `voltage_kv:E1`")
 
 
+BOUNDED = (f"a JSON object of at most {MAX_VALUE_DEPTH} levels and {MAX_VALUE_BYTES} bytes; more is refused (422) "
+           "so that no stored value can break the answers that show it")
+
+
 class DeviceIn(BaseModel):
     id: str = Field(pattern=ID_PATTERN)
     site: str = Field(pattern=ID_PATTERN)
@@ -58,16 +67,16 @@ class DeviceIn(BaseModel):
     grid: str | None = Field(default=None, pattern=ID_PATTERN)
     zone: str | None = Field(default=None, max_length=64)
     name: str | None = Field(default=None, max_length=200)
-    location: dict[str, Any] = Field(default_factory=dict)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    location: BoundedObject = Field(default_factory=dict, description=BOUNDED)
+    attributes: BoundedObject = Field(default_factory=dict, description=BOUNDED)
 
 
 class DevicePatch(BaseModel):
     grid: str | None = Field(default=None, pattern=ID_PATTERN)
     zone: str | None = Field(default=None, max_length=64)
     name: str | None = Field(default=None, max_length=200)
-    location: dict[str, Any] | None = None
-    attributes: dict[str, Any] | None = None
+    location: BoundedObject | None = Field(default=None, description=BOUNDED)
+    attributes: BoundedObject | None = Field(default=None, description=BOUNDED)
 
 
 class ImportError_(BaseModel):
@@ -96,7 +105,8 @@ class Readings(BaseModel):
 
 def device_out(row: Device) -> DeviceOut:
     return DeviceOut(id=row.id, site=row.site_id, kind=row.kind, grid=row.grid_id, zone=row.zone, name=row.name,
-                     location=row.location or {}, attributes=row.attributes or {}, registered_at=row.registered_at,
+                     location=renderable_object(row.location), attributes=renderable_object(row.attributes),
+                     registered_at=row.registered_at,
                      online=row.online, online_changed_at=row.online_changed_at, last_seen=row.last_seen,
                      battery=row.battery, tamper=row.tamper, fault=row.fault, readings=row.readings or {})
 
@@ -164,39 +174,60 @@ def create_device(body: DeviceIn, svc: Svc, session: DB, _who: Writer) -> Device
 
 @router.post("/import", response_model=ImportResult, responses=errors(422))
 def import_devices(
-    svc: Svc, session: DB, _who: Writer,
+    svc: Svc, _who: Writer,
     csv_text: Annotated[str, Body(media_type="text/csv", max_length=5_000_000,
                                   description="a header row (id,site,kind,grid,zone,name, optional "
                                               "location.<key> columns), then one device per line")],
 ) -> ImportResult:
-    """Bulk registration: each good line is registered, each bad one reported with its line number."""
+    """Bulk registration: each good line is registered, each bad one reported with its line number.
+
+    Registered `IMPORT_CHUNK` lines per transaction (anju/db/writes.py): on SQLite a single transaction for
+    thousands of lines failed with "database is locked" as soon as a press was stored meanwhile, and held
+    the gateway's batches back while it lasted. A chunk that was committed stays when a later one fails.
+    """
     reader = csv.DictReader(io.StringIO(csv_text))
     missing = {"id", "site", "kind"} - set(reader.fieldnames or [])
     if missing:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"the header row must name id, site and kind (missing: {', '.join(sorted(missing))})")
-    created = updated = 0
+    bodies: list[tuple[int, DeviceIn]] = []
     problems: list[ImportError_] = []
     for line, record in enumerate(reader, start=2):
         values = {k.strip(): (v or "").strip() for k, v in record.items() if k is not None}
         location = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("location.") and v}
         try:
-            body = DeviceIn(id=values.get("id", ""), site=values.get("site", ""), kind=values.get("kind", ""),
-                            grid=values.get("grid") or None, zone=values.get("zone") or None,
-                            name=values.get("name") or None, location=location)
-            with session.begin_nested():
-                _row, is_new = _register(session, body)
+            bodies.append((line, DeviceIn(id=values.get("id", ""), site=values.get("site", ""),
+                                          kind=values.get("kind", ""), grid=values.get("grid") or None,
+                                          zone=values.get("zone") or None, name=values.get("name") or None,
+                                          location=location)))
         except ValidationError as exc:
             problems.append(ImportError_(line=line, reason="; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())))
-            continue
+    created = updated = 0
+    for start in range(0, len(bodies), IMPORT_CHUNK):
+        chunk = bodies[start:start + IMPORT_CHUNK]
+        new, old, refused = write_transaction(svc.sessions, partial(_import_chunk, chunk=chunk))
+        created, updated = created + new, updated + old
+        problems.extend(refused)
+        for _line, body in chunk:
+            svc.gateway.registry.forget(body.id)
+    problems.sort(key=lambda problem: problem.line)
+    return ImportResult(created=created, updated=updated, errors=problems)
+
+
+def _import_chunk(session: Session, *, chunk: list[tuple[int, DeviceIn]]) -> tuple[int, int, list[ImportError_]]:
+    """Register some lines in the caller's transaction: (created, updated, the lines refused and why)."""
+    created = updated = 0
+    refused: list[ImportError_] = []
+    for line, body in chunk:
+        try:
+            with session.begin_nested():
+                _row, is_new = _register(session, body)
         except ValueError as exc:
-            problems.append(ImportError_(line=line, reason=str(exc)))
+            refused.append(ImportError_(line=line, reason=str(exc)))
             continue
         created, updated = created + is_new, updated + (not is_new)
-        svc.gateway.registry.forget(body.id)
-    session.commit()
-    return ImportResult(created=created, updated=updated, errors=problems)
+    return created, updated, refused
 
 
 @router.get("/{device_id}", response_model=DeviceOut, responses=errors(404, 422))
@@ -262,10 +293,15 @@ def _aware(value: datetime | None) -> datetime | None:
 @router.websocket("/{device_id}/messages/stream")
 async def messages(websocket: WebSocket, device_id: str) -> None:
     """A device's raw messages as they arrive (integrators): topic, payload text (first 4 KiB), QoS, size."""
-    if await accept_websocket(websocket, Permission.MESSAGES_READ) is None:
+    who = await accept_websocket(websocket, Permission.MESSAGES_READ)
+    if who is None:
         return
-    queue, stop = websocket.app.state.services.tap.watch(device_id)
+    svc: Services = websocket.app.state.services
+    ended = svc.token_watch.watch(who) if svc.token_watch is not None else None
+    queue, stop = svc.tap.watch(device_id)
     try:
-        await forward(websocket, queue, lambda _frame: True)
+        await forward(websocket, queue, lambda _frame: True, ended)
     finally:
         stop()
+        if svc.token_watch is not None and ended is not None:
+            svc.token_watch.unwatch(who, ended)

@@ -19,6 +19,8 @@ from sqlalchemy import delete, select
 from anju.db.models import FaceEmbedding, Person
 from api.auth import Permission, Principal
 from api.deps import DB, Services, Svc, errors, require
+from api.jsonsafe import renderable
+from api.present import public_picture_ids
 from api.routers._common import LINE, PathId, commit, get_or_404, unprocessable
 from vision import enrolment
 from vision.worker import ReadResult
@@ -140,7 +142,9 @@ def export_person(person_id: PathId, session: DB, who: Reader) -> dict[str, Any]
     person = get_or_404(session, Person, person_id, "person")
     enrolment.audit(session, who.name, who.role, "export", person_id)
     session.commit()
-    return enrolment.export(session, person)
+    document = enrolment.export(session, person)
+    document["sightings"] = public_picture_ids(session, document["sightings"])  # the API's picture ids only
+    return renderable(document)
 
 
 @router.delete("/{person_id}/data", response_model=Erased, responses=errors(404, 422))

@@ -17,6 +17,7 @@ from anju.db.models import Device, Grid, Person
 from anju.siteconfig import PersonConfig
 from api.auth import Permission, Principal
 from api.deps import DB, Svc, errors, require
+from api.jsonsafe import BoundedObject, renderable_object
 from api.routers._common import (
     LINE,
     BodyId,
@@ -51,7 +52,8 @@ class PersonIn(BaseModel):
     devices: list[BodyId] = Field(default_factory=list, max_length=50, description="the elder buttons they use")
     credentials: list[Text] = Field(default_factory=list, max_length=50, description="gate cards and PINs")
     plates: list[Text] = Field(default_factory=list, max_length=50)
-    attributes: dict[str, Any] = Field(default_factory=dict, description="family contacts, age, health notes")
+    attributes: BoundedObject = Field(default_factory=dict, description="family contacts, age, health notes (at "
+                                      "most 8 levels and 64 KiB as JSON)")
 
 
 class PersonOut(BaseModel):
@@ -71,7 +73,7 @@ class PersonOut(BaseModel):
 def _out(row: Person) -> PersonOut:
     return PersonOut(id=row.id, site=row.site_id, name=row.name, grid=row.grid_id, role=row.role,
                      welfare_check=row.welfare_check, devices=row.devices or [], credentials=row.credentials or [],
-                     plates=row.plates or [], attributes=row.attributes or {}, updated_at=row.updated_at)
+                     plates=row.plates or [], attributes=renderable_object(row.attributes), updated_at=row.updated_at)
 
 
 @router.get("", response_model=list[PersonOut], responses=errors(422))

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from anju.db.models import ApiToken, Grid, PatrolTeam
 from anju.timeutil import utcnow
-from api.auth import Permission, Principal, Role, hash_token, new_token
-from api.deps import DB, errors, require
+from api.auth import Permission, Principal, Role, hash_token, issue_login_link, new_token
+from api.deps import DB, Svc, errors, require
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 Admin = Annotated[Principal, Depends(require(Permission.TOKENS))]
@@ -26,6 +26,7 @@ class TokenIn(BaseModel):
     grids: list[GridId] | None = Field(default=None, max_length=1000, description="patrol: the grids covered")
     team: str | None = Field(default=None, max_length=64, description="patrol: the team, whose grids are covered")
     expires_days: int | None = Field(default=None, ge=1, le=3650)
+    login_link: bool = Field(default=False, description="also answer a one-time console login link for it")
 
 
 class TokenOut(BaseModel):
@@ -43,6 +44,8 @@ class TokenOut(BaseModel):
 
 class NewToken(TokenOut):
     token: str = Field(description="the bearer token itself: shown once, stored only as a hash")
+    login_link: str | None = Field(default=None, description="with `login_link: true`: `/console/#login=<code>`, "
+                                   "which logs the console in once, within 24 h (append it to the server's address)")
 
 
 def _out(row: ApiToken) -> TokenOut:
@@ -76,8 +79,14 @@ def create_token(body: TokenIn, session: DB, who: Admin) -> NewToken:
         row, secret = issue_token(session, body, who.name)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    link = login_path(issue_login_link(session, row.id, secret, utcnow())) if body.login_link else None
     session.commit()
-    return NewToken(**_out(row).model_dump(), token=secret)
+    return NewToken(**_out(row).model_dump(), token=secret, login_link=link)
+
+
+def login_path(code: str) -> str:
+    """The console's address for a one-time login code (the fragment never reaches the server's logs)."""
+    return f"/console/#login={code}"
 
 
 @router.get("", response_model=list[TokenOut], responses=errors())
@@ -86,12 +95,15 @@ def list_tokens(session: DB, _who: Admin) -> list[TokenOut]:
 
 
 @router.delete("/{token_id}", response_model=TokenOut, responses=errors(404, 422))
-def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**62)], session: DB, _who: Admin) -> TokenOut:
-    """Revoke at once: the next request with this token is refused."""
+def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**62)], svc: Svc, session: DB, _who: Admin) -> TokenOut:
+    """Revoke at once: the next request with this token is refused, and its live streams are closed (1008) at
+    once in this process, within seconds in the others (api/tokenwatch.py)."""
     row = session.get(ApiToken, token_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id}")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.commit()
+    if svc.token_watch is not None:
+        svc.token_watch.check_now()
     return _out(row)

@@ -200,25 +200,37 @@ function renderDetail(full) {
 }
 
 // The camera pictures behind the alert (a blacklisted car, a watchlisted face), with what the gateway read
-// in them. Fetched with the token (an <img src> could not send it) and shown from a blob URL.
+// in them. `snapshot_id` is the picture's public id (a random string; null once expired). Fetched with the
+// token (an <img src> could not send it) and shown from a blob URL, revoked at logout (forgetPictures).
+const pictureUrls = new Set();
+
+export function forgetPictures() {
+  for (const url of pictureUrls) URL.revokeObjectURL(url);
+  pictureUrls.clear();
+}
+
 function renderPictures(evidence) {
   const items = (Array.isArray(evidence) ? evidence : []).map((e) => (e && e.data) || {});
-  const ids = [...new Set(items.map((d) => d.snapshot_id).filter((id) => Number.isInteger(id)))];
-  if (!ids.length) return null;
+  const ids = [...new Set(items.map((d) => d.snapshot_id).filter((id) => typeof id === 'string' && /^[\w-]+$/.test(id)))];
+  const expired = items.some((d) => 'snapshot_id' in d && d.snapshot_id === null);
+  if (!ids.length && !expired) return null;
   return h('section', { class: 'detail-block', testid: 'alert-pictures' },
     h('h4', {}, t('alert.pictures')),
     ids.map((id) => {
       const img = h('img', { class: 'snapshot', alt: t('alert.pictures'), testid: 'alert-picture' });
       loadPicture(img, id);
       return img;
-    }));
+    }),
+    expired && !ids.length ? h('div', { class: 'muted small', testid: 'picture-gone' }, t('alert.picture_gone')) : null);
 }
 
 async function loadPicture(img, id) {
   try {
-    const res = await fetch(`/api/v1/snapshots/${id}`, { headers: { Authorization: `Bearer ${getToken()}` } });
+    const res = await fetch(`/api/v1/snapshots/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${getToken()}` } });
     if (!res.ok) throw new Error(String(res.status));
-    img.src = URL.createObjectURL(await res.blob());
+    const url = URL.createObjectURL(await res.blob());
+    pictureUrls.add(url);
+    img.src = url;
   } catch {
     img.replaceWith(h('div', { class: 'muted small', testid: 'picture-gone' }, t('alert.picture_gone')));
   }
