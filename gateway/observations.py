@@ -21,8 +21,15 @@ BATTERY_CRITICAL = "battery_critical"
 """The battery fell below `health.battery_low` / `health.battery_critical` (once per crossing)."""
 DEVICE_FLAPPING = "device_flapping"
 """`health.flapping.count` offline transitions within `health.flapping.within`."""
+UNRECOGNISED_ALARM = "unrecognised_alarm"
+"""An event from a safety kind (elder button, fence, gate) that could not be understood: an unknown type, or a
+payload that stays invalid after the tolerated deviations (`data`: `original_type`, `reason`, `detail`). The
+message is also dead-lettered; this event makes sure a person hears of it (the floor rule `unrecognised-alarm`)."""
+MESSAGES_REJECTED = "messages_rejected"
+"""The device's messages are being dead-lettered faster than `gateway.rejected_per_minute` (`data`:
+`rejected`, `window_s`, `reasons`): its firmware or configuration is broken; its integrator must look."""
 HEALTH_TYPES = (DEVICE_ONLINE, DEVICE_OFFLINE, DEVICE_FAULT, DEVICE_TAMPER, BATTERY_LOW, BATTERY_CRITICAL,
-                DEVICE_FLAPPING)
+                DEVICE_FLAPPING, UNRECOGNISED_ALARM, MESSAGES_REJECTED)
 """Types the gateway itself observes and stores as events, for every kind (not sent by devices)."""
 
 

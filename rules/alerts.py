@@ -57,7 +57,7 @@ class AlertChange:
     """One step of one alert, as published on `anju/v1/{site}/alerts` and the live stream."""
 
     action: str
-    """created, repeated, escalated, reminded, acknowledged, resolved."""
+    """created, repeated, escalated, reminded, acknowledged, resolved; cancelled_by_device (`rules.cancel`)."""
     alert: dict[str, Any]
     seq: int | None = None
     """Position in the alert change journal (the live stream's resume point); None when not announced."""

@@ -23,7 +23,7 @@ from anju.topics import alerts_topic
 from gateway.metrics import GatewayMetrics
 from gateway.observations import Observation
 from gateway.registry import DeviceInfo
-from rules import pack, timers
+from rules import cancel, floor, pack, timers
 from rules.alerts import AlertChange, AlertSpec, announced, raise_alert
 from rules.escalation import DEFAULT_REMINDER, escalate_due, notify
 from rules.index import RuleIndex
@@ -99,14 +99,17 @@ class RuleEngine:
         self.persons: PersonDirectory | None = None
         """Who a sighting shows (`per: person`): read with the configuration, or on first use (a backtest)."""
         self._publish: Callable[[str, bytes], None] | None = None
+        self.present: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        """How an alert is shown on the alerts topic: the API's form (pictures by their public id), set by the
+        application (`anju.runtime`); None: as stored."""
         self.metrics: GatewayMetrics | None = None
         self.fold: Callable[[Session, AlertSpec], int | None] | None = None
         """The grouped alert a new alert belongs under (`rules.outages`), if any; set on attach."""
 
     @classmethod
     def from_files(cls, paths: list[str] | None) -> RuleEngine:
-        """The configured rule files, or the built-in pack when there are none."""
-        return cls(load_rule_files(paths or [builtin_rules_path()]))
+        """The configured rule files, or the built-in pack when there are none; with the safety floor whole."""
+        return cls(floor.with_floor(load_rule_files(paths or [builtin_rules_path()])))
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -179,6 +182,12 @@ class RuleEngine:
                 except Exception:
                     failed += 1
                     log.exception("rule %s failed on %s %s of %s", rule.id, obs.channel, obs.type, obs.device.id)
+            if cancel.is_cancel(obs):  # after the rules: a press earlier in this batch has raised its SOS
+                try:
+                    with session.begin_nested():
+                        changes.extend(cancel.record_cancel(session, obs))
+                except Exception:
+                    log.exception("the cancel of %s could not be added to its SOS alert", obs.device.id)
         if self.metrics is not None:  # counted per batch: a counter per evaluation would cost more than the rule
             self.metrics.rule_evaluations.labels("evaluated").inc(len(observations) * len(self.rules) - failed)
             self.metrics.rule_evaluations.labels("failed").inc(failed)
@@ -457,7 +466,8 @@ class RuleEngine:
             if self.metrics is not None:
                 self.metrics.alert_changes.labels(change.action, change.alert["severity"]).inc()
             if self._publish is not None:
-                payload = orjson.dumps({"action": change.action, **change.alert})
+                shown = change.alert if self.present is None else self.present(change.alert)
+                payload = orjson.dumps({"action": change.action, **shown})
                 try:
                     self._publish(alerts_topic(change.site), payload)
                 except Exception:  # the alert is stored; the API still shows it

@@ -3,7 +3,10 @@
 An operator fixing a rule file wants the whole list at once, not one error per
 save: each rule is validated on its own, so a broken rule never hides the
 mistakes in the next one, and pydantic's error locations are walked through
-the YAML node tree (`rules.yamlsource`) back to the offending line.
+the YAML node tree (`rules.yamlsource`) back to the offending line. A valid rule
+that would weaken the safety floor (`rules.floor`) is a mistake too, reported
+the same way, so every path that loads a file (`anju rules check`, the API, the
+gateway at start-up) refuses it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import Node
 
-from rules import yamlsource
+from rules import floor, yamlsource
 from rules.schema import LocatedValueError, Rule, RuleFile
 
 
@@ -90,9 +93,13 @@ def check_text(text: str, file: str = "<rules>") -> RuleCheck:
             else:
                 ids[item["id"]] = id_line
         try:
-            rules.append(Rule.model_validate(item))
+            rule = Rule.model_validate(item)
         except ValidationError as exc:
             errors.extend(_rule_errors(file, node, i, item, exc))
+            continue
+        rules.append(rule)
+        errors.extend(RuleError(file, yamlsource.line_of(node, ("rules", i, *loc)), reason)
+                      for loc, reason in floor.weakenings(rule))
     errors = sorted(set(errors), key=lambda e: (e.line, e.reason))
     return RuleCheck(file, None if errors else RuleFile(rules=rules), errors, ids)
 

@@ -4,7 +4,9 @@ API-managed files are added to the pack rather than replacing it, so an
 operator who uploads one rule for a gate can never switch off the elder SOS by
 accident. A rule in an API file with the id of a pack rule replaces that rule:
 that is how the held-open limit is changed, or a pack rule turned off
-(`enabled: false`).
+(`enabled: false`). The safety floor (`rules.floor`) is the exception: a file
+that would weaken a floor rule is refused when uploaded (and skipped if stored
+by an older Anju), and a composition that lacks one gets the built-in rule.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anju.db.models import RuleFileRow
+from rules import floor
 from rules.loader import RuleCheck, check_text
 from rules.schema import Rule
 
@@ -52,7 +55,8 @@ def check_api_file(name: str, content: str, others: Iterable[tuple[str, str]] = 
 
 
 def compose(base: Sequence[Rule], api_files: Iterable[tuple[str, str]]) -> list[Rule]:
-    """The pack with the API files' rules added, a same-id rule replacing the pack's. Invalid files are skipped."""
+    """The pack with the API files' rules added, a same-id rule replacing the pack's, and the safety floor made
+    whole. Invalid files (a floor rule weakened included) are skipped."""
     rules = {rule.id: rule for rule in base}
     for name, content in api_files:
         check = check_text(content, api_file_label(name))
@@ -62,7 +66,7 @@ def compose(base: Sequence[Rule], api_files: Iterable[tuple[str, str]]) -> list[
             continue
         for rule in check.rule_file.rules:
             rules[rule.id] = rule
-    return list(rules.values())
+    return floor.with_floor(list(rules.values()))
 
 
 def stored_files(session: Session) -> list[tuple[str, str, datetime]]:

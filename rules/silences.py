@@ -3,8 +3,9 @@
 A silence names what it covers (site, grid, device and/or rule: at least one,
 so nobody silences a whole city by accident), who set it, why, and when it
 ends. It never applies to rules marked `silenceable: false` — an elder's SOS
-and a cut fence always reach a person — and asking to silence such a rule is
-refused outright rather than quietly ignored.
+and a cut fence always reach a person, and the safety floor (`rules.floor`)
+keeps it so — and asking to silence such a rule is refused outright rather
+than quietly ignored.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from anju.db.models import Silence
+from rules import floor
 from rules.alerts import AlertError, AlertSpec
 from rules.schema import Rule
 
@@ -39,6 +41,10 @@ def create_silence(session: Session, rules: Mapping[str, Rule], *, owner: str, r
         raise SilenceRefused("a silence must name at least a site, grid, device or rule")
     if rule is not None:
         known = rules.get(rule)
+        if floor.is_floor(rule):  # whatever the rule set in hand says: the floor is never silenced
+            name = f" ({known.name})" if known is not None else ""
+            raise SilenceRefused(f"rule {rule!r}{name} can never be silenced: it is part of the safety floor "
+                                 f"({floor.DOC})")
         if known is None:
             raise SilenceRefused(f"no rule {rule!r}")
         if not known.silenceable:

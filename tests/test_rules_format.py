@@ -52,8 +52,8 @@ def errors_of(text: str) -> list[RuleError]:
 
 EVERY_KIND = """
 rules:
-  - id: elder-sos
-    name: 老人一键呼救 / Elder SOS
+  - id: hexie-sos
+    name: 和谐小区一键呼救 / Hexie SOS
     severity: critical
     audience: patrol
     silenceable: false
@@ -117,7 +117,7 @@ def test_every_condition_kind_loads(tmp_path: Path) -> None:
     rules = {r.id: r for r in load_rules(path).rules}
     assert [r.condition_name for r in rules.values()] == [
         "event", "threshold", "count", "duration", "absence", "correlation"]
-    assert isinstance(rules["elder-sos"].condition, EventMatch)
+    assert isinstance(rules["hexie-sos"].condition, EventMatch)
     threshold = rules["fence-low-voltage"].condition
     assert isinstance(threshold, Threshold) and threshold.for_ == timedelta(minutes=5)
     count = rules["denied"].condition
@@ -128,7 +128,7 @@ def test_every_condition_kind_loads(tmp_path: Path) -> None:
     assert isinstance(absence, Absence) and absence.event.is_empty and absence.for_ == timedelta(hours=48)
     correlation = rules["fence-then-face"].condition
     assert isinstance(correlation, Correlation) and correlation.then.types == {"face", "plate"}
-    sos = rules["elder-sos"]
+    sos = rules["hexie-sos"]
     assert sos.severity == "critical" and sos.silenceable is False and sos.enabled is True
     assert rules["denied"].dedup == Dedup()  # the default: merge by rule and device
     assert rules["fence-then-face"].schedule is not None
