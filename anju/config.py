@@ -89,6 +89,20 @@ class GatewaySettings(_Section):
     """Register unknown devices of a known site and kind on first message instead of dead-lettering them."""
     watchdog_interval: float = 0.5
     dedup_retention_days: int = 7
+    rejected_per_minute: int = Field(default=60, ge=1)
+    """A device whose messages are refused more often than this per minute is quarantined: one
+    `messages_rejected` maintenance alert, and its further refusals are counted but only sampled into dead
+    letters and the log, so a broken or hostile device cannot slow the others (docs/architecture.md). Its valid
+    messages are still processed: a quarantined button's press still raises the SOS."""
+    quarantine_seconds: float = Field(default=600, gt=0)
+    """How long a quarantine lasts after the last minute over budget."""
+    quarantine_sample_every: int = Field(default=100, ge=1)
+    """While quarantined, one refusal in this many is kept as a dead letter (the rest are counted)."""
+    dead_letter_retention_days: int = Field(default=14, ge=1)
+    dead_letter_max_rows: int = Field(default=100_000, ge=100)
+    """The hourly prune deletes dead letters older than the retention, then the oldest beyond this count."""
+    rejected_log_per_minute: int = Field(default=30, ge=1)
+    """Log lines for refused messages per minute at most; the rest are summed up in one line a minute."""
 
 
 class TimeseriesSettings(_Section):

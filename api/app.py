@@ -23,6 +23,7 @@ from api.routers import (
     availability,
     contract,
     dead_letters,
+    deviations,
     devices,
     faces,
     grids,
@@ -46,8 +47,8 @@ from api.tokenwatch import TokenWatch
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, me.router, sites.router, grids.router,
                                   teams.router, watchlists.router, rules.router, silences.router, persons.router,
-                                  dead_letters.router, contract.router, availability.router,
-                                  vendors.router, faces.router, snapshots.router, audit.router)
+                                  dead_letters.router, deviations.router, contract.router, availability.router,
+                                  vendors.router, faces.router, snapshots.router, audit.router, login.router)
 
 
 def create_app(runtime: Runtime) -> FastAPI:

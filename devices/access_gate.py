@@ -46,6 +46,10 @@ class AccessGate(DeviceDriver):
     title = "门禁 access gate"
     heartbeat_interval = timedelta(minutes=2)
     offline_timeout = timedelta(minutes=10)
+    safety = True
+    alarm_types = frozenset({"forced_open", "held_open", "tamper"})
+    aliases: ClassVar = {"forced": "forced_open", "door_forced": "forced_open", "held": "held_open",
+                         "door_held_open": "held_open", "passage": "pass"}
     events: ClassVar = {"pass": Pass, "forced_open": ForcedOpen, "held_open": HeldOpen, "tamper": Tamper}
     telemetry: ClassVar = {"heartbeat": Heartbeat}
     commands: ClassVar = {"open": Open, "lock": Lock}

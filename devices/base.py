@@ -100,6 +100,15 @@ class DeviceDriver:
     events: ClassVar[dict[str, type[Payload]]] = {}
     telemetry: ClassVar[dict[str, type[Payload]]] = {}
     commands: ClassVar[dict[str, type[Command]]] = {}
+    safety: ClassVar[bool] = False
+    """A safety kind (elder button, fence, gate): an event of it is never refused for a secondary field's format,
+    and one that cannot be understood at all raises an "unrecognised alarm" besides its dead letter (SPEC §2)."""
+    alarm_types: ClassVar[frozenset[str]] = frozenset()
+    """The event types that are alarms: one of these that stays invalid after the tolerated repairs raises an
+    "unrecognised alarm" (for a safety kind, as does an event of a type the driver does not know at all)."""
+    aliases: ClassVar[dict[str, str]] = {}
+    """Other names firmware uses for this kind's types, lower-case → canonical type (`sos` → `press`). Sites and
+    devices add their own (`type_aliases`, docs/devices.md); matching is case-insensitive either way."""
     canonical_kind: ClassVar[str | None] = None
     """For a vendor driver: the built-in kind its devices are (e.g. "plate_camera"). Its `kind` then only selects
     the driver by topic; the device is registered, matched by rules and shown as `canonical_kind`, and `normalize`
@@ -117,6 +126,28 @@ class DeviceDriver:
         dead-lettered with the reason.
         """
         return data
+
+    def check_aliases(self, mapping: Any) -> dict[str, str]:
+        """A site's or device's `type_aliases` for this kind, validated; keys lower-cased (matching ignores case).
+
+        Raises ValueError with the reason. A canonical type name cannot be mapped to another type: a site file
+        that made `press` mean `cancel` would silence every SOS of its buttons (the safety floor).
+        """
+        if not isinstance(mapping, dict):
+            raise ValueError("type_aliases must map the vendor's type names to this kind's types")
+        known = {*self.events, *self.telemetry}
+        out: dict[str, str] = {}
+        for name, target in mapping.items():
+            if not isinstance(name, str) or not 1 <= len(name.strip()) <= 64:
+                raise ValueError(f"alias {name!r} must be a name of 1 to 64 characters")
+            if target not in known:
+                raise ValueError(f"alias {name!r} names {target!r}, which is not a {self.kind} type "
+                                 f"(known: {sorted(known)})")
+            own = next((t for t in known if t.lower() == name.strip().lower()), None)
+            if own is not None and own != target:
+                raise ValueError(f"{name!r} is a {self.kind} type already; it cannot be made to mean {target!r}")
+            out[name.strip().lower()] = target
+        return out
 
     def simulated(self, rng: Any = None) -> Any:
         """A simulator model (`simulators.kinds.base.KindModel`) of this kind's device, or None.
@@ -156,6 +187,8 @@ class DeviceDriver:
             "title": self.title,
             "heartbeat_interval_s": self.heartbeat_interval.total_seconds(),
             "offline_timeout_s": self.offline_timeout.total_seconds(),
+            "safety": self.safety,
+            "aliases": dict(self.aliases),
             "events": {name: model.model_json_schema() for name, model in self.events.items()},
             "telemetry": {name: model.model_json_schema() for name, model in self.telemetry.items()},
             "commands": {name: model.model_json_schema() for name, model in self.commands.items()},

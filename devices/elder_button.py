@@ -40,6 +40,10 @@ class ElderButton(DeviceDriver):
     title = "一键通 elder alarm button"
     heartbeat_interval = timedelta(minutes=1)
     offline_timeout = timedelta(minutes=3)
+    safety = True
+    alarm_types = frozenset({"press"})
+    aliases: ClassVar = {"sos": "press", "alarm": "press", "emergency": "press", "help": "press", "call": "press",
+                         "key_press": "press", "button_press": "press", "cancel_alarm": "cancel"}
     events: ClassVar = {"press": Press, "cancel": Cancel}
     telemetry: ClassVar = {"heartbeat": Heartbeat}
     commands: ClassVar = {"locate": Locate}

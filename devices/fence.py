@@ -42,6 +42,9 @@ class Fence(DeviceDriver):
     title = "脉冲电子围栏 pulse electric fence host"
     heartbeat_interval = timedelta(minutes=1)
     offline_timeout = timedelta(minutes=3)
+    safety = True
+    alarm_types = frozenset({"alarm"})
+    aliases: ClassVar = {"alarm_restore": "restore", "restored": "restore", "recover": "restore"}
     events: ClassVar = {"alarm": Alarm, "restore": Restore}
     telemetry: ClassVar = {"heartbeat": Heartbeat}
     commands: ClassVar = {"arm": Arm, "disarm": Disarm}

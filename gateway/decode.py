@@ -7,18 +7,31 @@ network thread, and everything that can go wrong with a payload ends here as a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import ValidationError
 
-from anju.timeutil import believable, parse_event_time
+from anju.timeutil import believable
 from anju.topics import DeviceTopic, parse_device_topic
 from devices import DRIVERS
 from devices.base import DeviceDriver, Interpretation, Payload
+from gateway.tolerance import (
+    MAX_FIELD_CHARS,
+    Deviation,
+    may_be_deep,
+    may_hold_nul,
+    oversized_fields,
+    read_event_time,
+    repair_msg_id,
+    replace_nul,
+    resolve_type,
+    validate,
+)
 
 
 @dataclass(slots=True)
@@ -33,6 +46,8 @@ class RawMessage:
     received_at: datetime
     generation: int = 0
     """Which broker connection delivered it: acknowledgements are only valid on that one."""
+    refused: Rejection | None = None
+    """Already refused on the network thread (a quarantined device's garbage kept as a sample dead letter)."""
 
 
 @dataclass(slots=True)
@@ -41,6 +56,25 @@ class Rejection:
     """Stable, machine-readable class: malformed_topic, unknown_kind, oversized, not_json, ..."""
     detail: str
     device_id: str | None = None
+    topic: DeviceTopic | None = None
+    alarm: bool = False
+    """An event of a safety kind that could not be understood: besides the dead letter, someone must hear of it
+    (`gateway.observations.UNRECOGNISED_ALARM`)."""
+    original_type: str | None = None
+    """The `type` the device sent, as far as it could be read (for the unrecognised alarm's text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeContext:
+    """What decoding needs to know of the sending device beyond its topic (`Pipeline` looks it up)."""
+
+    timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    """The site's (a site's default when none is known): a `ts` without an offset is a local time there."""
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    """The device's and its site's type names for this kind (lower-case → canonical), over the driver's own."""
+
+
+NO_CONTEXT = DecodeContext()
 
 
 @dataclass(slots=True)
@@ -61,6 +95,8 @@ class DeviceMessage:
     """The payload exactly as sent, unknown fields included."""
     ts: datetime
     meaning: Interpretation = field(repr=False)
+    deviations: list[Deviation] = field(default_factory=list)
+    """What was repaired to accept it (`gateway.tolerance`); also in `data["tolerated"]` of a stored event."""
 
     @property
     def msg_id(self) -> str | None:
@@ -92,21 +128,26 @@ def decode_status(topic: DeviceTopic, payload: bytes, retained: bool) -> StatusM
         word = parsed.get("status") if isinstance(parsed, dict) else parsed
     if isinstance(word, str) and word.lower() in _STATUS_WORDS:
         return StatusMessage(topic, _STATUS_WORDS[word.lower()], retained)
-    return Rejection("invalid_status", f"status must be 'online' or 'offline', got {text[:64]!r}", topic.device)
+    return Rejection("invalid_status", f"status must be 'online' or 'offline', got {text[:64]!r}", topic.device,
+                     topic)
 
 
-def decode(raw: RawMessage, max_payload_bytes: int, drivers: Mapping[str, DeviceDriver] = DRIVERS) -> Decoded:
+def decode(raw: RawMessage, max_payload_bytes: int, drivers: Mapping[str, DeviceDriver] = DRIVERS,
+           context: Callable[[DeviceTopic], DecodeContext] | None = None) -> Decoded:
     """Validate topic, size, JSON, kind and schema. Registry checks come later, in the pipeline.
 
-    `drivers`: the kind -> driver table (the installed drivers; `devices.testing` passes one driver)."""
+    `drivers`: the kind -> driver table (the installed drivers; `devices.testing` passes one driver).
+    `context`: the sending device's time zone and type aliases, asked only for a device's event or telemetry.
+    Unmistakable deviations from the contract are repaired and listed (`gateway.tolerance`)."""
     topic = parse_device_topic(raw.topic)
     if topic is None:
         return Rejection("malformed_topic", "topic is not anju/v1/{site}/{kind}/{device}/{event|telemetry|status}")
     if len(raw.payload) > max_payload_bytes:
-        return Rejection("oversized", f"payload is {len(raw.payload)} bytes, limit {max_payload_bytes}", topic.device)
+        return Rejection("oversized", f"payload is {len(raw.payload)} bytes, limit {max_payload_bytes}", topic.device,
+                         topic)
     driver = drivers.get(topic.kind)
     if driver is None:
-        return Rejection("unknown_kind", f"no driver for kind {topic.kind!r}", topic.device)
+        return Rejection("unknown_kind", f"no driver for kind {topic.kind!r}", topic.device, topic)
     if driver.canonical != topic.kind:  # a vendor driver: the device is a device of the canonical kind
         topic = replace(topic, kind=driver.canonical)
     if topic.channel == "status":
@@ -114,40 +155,79 @@ def decode(raw: RawMessage, max_payload_bytes: int, drivers: Mapping[str, Device
     try:
         data = orjson.loads(raw.payload)
     except orjson.JSONDecodeError as exc:
-        return Rejection("not_json", f"payload is not UTF-8 JSON: {exc}", topic.device)
+        return Rejection("not_json", f"payload is not UTF-8 JSON: {exc}", topic.device, topic)
     if not isinstance(data, dict):
-        return Rejection("not_object", f"payload must be a JSON object, got {type(data).__name__}", topic.device)
+        return Rejection("not_object", f"payload must be a JSON object, got {type(data).__name__}", topic.device,
+                         topic)
     try:
         data = driver.normalize(topic.channel, data)
     except ValueError as exc:
-        return Rejection("invalid_payload", f"{driver.kind}: {exc}", topic.device)
+        return Rejection("invalid_payload", f"{driver.kind}: {exc}", topic.device, topic)
     except Exception as exc:  # noqa: BLE001 - a third-party driver bug costs its message, never the gateway
         return Rejection("driver_error", f"{driver.kind} driver failed in normalize: {type(exc).__name__}: {exc}",
-                         topic.device)
+                         topic.device, topic)
     if not isinstance(data, dict):
         return Rejection("driver_error", f"{driver.kind} driver's normalize returned {type(data).__name__}",
-                         topic.device)
-    msg_type = data.get("type")
-    if not isinstance(msg_type, str):
-        return Rejection("invalid_payload", "type: field required (a string)", topic.device)
+                         topic.device, topic)
+    return _decode_object(raw, topic, driver, data, context(topic) if context is not None else NO_CONTEXT)
+
+
+def _decode_object(raw: RawMessage, topic: DeviceTopic, driver: DeviceDriver, data: dict[str, Any],
+                   context: DecodeContext) -> DeviceMessage | Rejection:
+    """The JSON object's type, fields and time, with the tolerated repairs; a rejection names what is wrong."""
+    is_event = topic.channel == "event"
+    sent_type = data.get("type")
+    shown_type = sent_type if isinstance(sent_type, str) else None
+
+    def refuse(reason: str, detail: str, alarm: bool) -> Rejection:
+        return Rejection(reason, detail, topic.device, topic, alarm and is_event and driver.safety,
+                         shown_type[:64] if shown_type else None)
+
+    table = driver.events if is_event else driver.telemetry
+    aliases = {**driver.aliases, **context.aliases} if context.aliases else driver.aliases
+    msg_type, type_deviation = resolve_type(sent_type, table, aliases)
+    if msg_type is None:
+        if not isinstance(sent_type, str):
+            return refuse("invalid_payload", "type: field required (a string)", True)
+        return refuse("unknown_type", f"{driver.kind} has no {topic.channel} type {sent_type[:64]!r} "
+                      f"(known: {sorted(table)})", True)
+    deviations = [type_deviation] if type_deviation is not None else []
+    data["type"] = msg_type
+    lenient = is_event and driver.safety
+    too_big = oversized_fields(data) if may_be_deep(raw.payload) or len(raw.payload) > MAX_FIELD_CHARS else {}
+    if too_big:
+        if not lenient or "type" in too_big:
+            field_name, why = next(iter(too_big.items()))
+            return refuse("too_large", f"{field_name}: {why}", msg_type in driver.alarm_types)
+        deviations.extend(Deviation(name, "field_too_large", why) for name, why in too_big.items())
+        for name in too_big:
+            del data[name]
+    if may_hold_nul(raw.payload):
+        deviations.extend(replace_nul(data))
+    msg_id_deviation = repair_msg_id(data)
+    if msg_id_deviation is not None:
+        deviations.append(msg_id_deviation)
+    sent_ts = data.get("ts")
+    ts, ts_deviation = read_event_time(sent_ts, raw.received_at, context.timezone)
+    if ts_deviation is not None:
+        deviations.append(ts_deviation)
+    if sent_ts is not None and (isinstance(sent_ts, bool) or not isinstance(sent_ts, int | float | str)):
+        del data["ts"]  # kept in the deviation; the schema takes only numbers and text
     schema = driver.schema_for(topic.channel, msg_type)
-    if schema is None:
-        known = sorted((driver.events if topic.channel == "event" else driver.telemetry).keys())
-        return Rejection("unknown_type", f"{driver.kind} has no {topic.channel} type {msg_type!r} (known: {known})",
-                         topic.device)
+    assert schema is not None  # resolve_type returned a key of the table
     try:
-        payload = schema.model_validate(data)
-        ts = parse_event_time(payload.ts, raw.received_at)
+        payload, repaired = validate(schema, data, drop_optional=lenient)
     except ValidationError as exc:
-        return Rejection("invalid_payload", _format_validation_error(exc), topic.device)
-    except ValueError as exc:
-        return Rejection("invalid_payload", f"ts: {exc}", topic.device)
+        return refuse("invalid_payload", _format_validation_error(exc), msg_type in driver.alarm_types)
+    deviations.extend(repaired)
     try:
-        meaning = driver.interpret(topic.channel, payload)
+        meaning = driver.interpret(topic.channel, payload)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - as above: a driver bug costs its message only
-        return Rejection("driver_error", f"{driver.kind} driver failed in interpret: {type(exc).__name__}: {exc}",
-                         topic.device)
+        return refuse("driver_error", f"{driver.kind} driver failed in interpret: {type(exc).__name__}: {exc}",
+                      msg_type in driver.alarm_types)
     ts, ahead = believable(ts, raw.received_at)
     if ahead:
         data = {**data, "clock_ahead_s": round(ahead, 1)}  # `ts` stays as the device sent it
-    return DeviceMessage(topic, driver, payload, data, ts, meaning)
+    if deviations:
+        data = {**data, "tolerated": [d.as_dict() for d in deviations]}
+    return DeviceMessage(topic, driver, payload, data, ts, meaning, deviations)  # type: ignore[arg-type]

@@ -15,6 +15,18 @@ class GatewayMetrics:
         self.dead_letters = Counter(
             "anju_dead_letters_total", "Rejected messages by reason", ["reason"], registry=self.registry,
         )
+        self.tolerated = Counter(
+            "anju_tolerated_total", "Messages accepted after repairing a deviation from the contract, by kind and "
+            "reason (per device: GET /api/v1/deviations)", ["kind", "reason"], registry=self.registry,
+        )
+        self.quarantined = Gauge(
+            "anju_quarantined_devices", "Devices whose refused messages are over budget (sampled, not all stored)",
+            registry=self.registry,
+        )
+        self.unstored_rejections = Counter(
+            "anju_rejections_not_stored_total", "Refused messages of quarantined devices counted but not kept as "
+            "dead letters", ["reason"], registry=self.registry,
+        )
         self.shed = Counter(
             "anju_qos0_shed_total", "QoS 0 telemetry dropped because the processing queue was full",
             registry=self.registry,

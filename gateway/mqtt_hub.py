@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +58,9 @@ class MqttHub:
         self._accepting = True
         self._subscribe_mid = -1
         self._generation = 0
+        self.refuse_early: Callable[[RawMessage], bool] | None = None
+        """Asked on the network thread for each message: True refuses it here, before it is queued (a
+        quarantined device's garbage, `Pipeline.refuse_early`), so a flood never queues ahead of a press."""
         """Bumped on every (re)connect: a message id is only valid on the connection that delivered it."""
         v5 = settings.protocol == "5"
         self.client = mqtt.Client(
@@ -151,8 +154,12 @@ class MqttHub:
             topic = msg.topic
         except UnicodeDecodeError:  # MQTT requires UTF-8 topics, but a broken client may not comply
             topic = repr(msg._topic)
-        self.inbox.put(RawMessage(topic, msg.payload, msg.qos, msg.retain, msg.mid, utcnow(), self._generation),
-                       urgent=is_urgent(topic))
+        raw = RawMessage(topic, msg.payload, msg.qos, msg.retain, msg.mid, utcnow(), self._generation)
+        if self.refuse_early is not None and self.refuse_early(raw):
+            if msg.qos > 0:
+                self.client.ack(msg.mid, msg.qos)  # refused and counted: nothing to store, nothing to wait for
+            return
+        self.inbox.put(raw, urgent=is_urgent(topic))
 
     # -- used by the processing thread ----------------------------------------------------------
 

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from anju.config import GatewaySettings, HealthSettings
 from anju.db.models import Event
 from anju.siteconfig import DeviceConfig
+from anju.topics import DeviceTopic, parse_device_topic
 from devices.base import Capture
 from gateway import snapshots, store
-from gateway.decode import DeviceMessage, RawMessage, Rejection, StatusMessage, decode
+from gateway.decode import NO_CONTEXT, DecodeContext, DeviceMessage, RawMessage, Rejection, StatusMessage, decode
 from gateway.metrics import GatewayMetrics
 from gateway.observations import (
     BATTERY_CRITICAL,
@@ -32,10 +33,14 @@ from gateway.observations import (
     DEVICE_OFFLINE,
     DEVICE_ONLINE,
     DEVICE_TAMPER,
+    MESSAGES_REJECTED,
+    UNRECOGNISED_ALARM,
     Observation,
 )
-from gateway.registry import DeviceInfo, DeviceRegistry, register_device
+from gateway.quarantine import LogLimiter, RejectionBudget
+from gateway.registry import DeviceInfo, DeviceRegistry, SiteContext, register_device
 from gateway.timeseries import ReadingRow, ReadingStore, SqlReadingStore
+from gateway.tolerance import Deviation
 from rules.durations import parse_duration
 
 log = logging.getLogger(__name__)
@@ -79,6 +84,11 @@ class Pipeline:
         self.health = health or HealthSettings()
         self._flapping_within = parse_duration(self.health.flapping.within)
         self.transaction_hooks: list[TransactionHook] = []
+        self.rejections = RejectionBudget(settings.rejected_per_minute, settings.quarantine_seconds,
+                                          settings.quarantine_sample_every)
+        """Refusals per device: over budget, a device's garbage is sampled, not stored (`gateway.quarantine`)."""
+        self._log_refusal = LogLimiter(log, settings.rejected_log_per_minute)
+        self._contexts: dict[tuple[str, str], tuple[SiteContext, DecodeContext]] = {}
 
     def process(self, batch: list[RawMessage]) -> BatchResult:
         """Process and commit one batch. Raises only when the database itself fails (the caller retries)."""
@@ -98,8 +108,10 @@ class Pipeline:
     def process_one_by_one(self, batch: list[RawMessage]) -> BatchResult:
         """Fallback after a batch failed for a reason other than the database: isolate the poison message.
 
-        Each message gets its own transaction; one that still fails is dead-lettered
-        with the error, so a single bad message can never block the ones around it.
+        Each message gets its own transaction; one that still fails is dead-lettered with the error, and if
+        even its dead letter cannot be stored it is counted, logged and let go (acknowledged): a poison message
+        costs only itself, never an endless retry that holds up every message behind it. Raises only when the
+        database itself is unavailable (the caller keeps the batch and retries).
         """
         total = BatchResult()
         for raw in batch:
@@ -109,8 +121,9 @@ class Pipeline:
                 if is_database_unavailable(exc):
                     raise
                 log.exception("internal error processing %s", raw.topic)
-                with self.sessions.begin() as session:
-                    self._dead_letter(session, raw, Rejection("internal_error", f"{type(exc).__name__}: {exc}"))
+                topic = parse_device_topic(raw.topic)
+                self._dead_letter_alone(raw, Rejection("internal_error", f"{type(exc).__name__}: {exc}",
+                                                       topic.device if topic else None))
                 total.rejected += 1
                 continue
             total.accepted += result.accepted
@@ -120,20 +133,37 @@ class Pipeline:
             total.readings.extend(result.readings)
         return total
 
+    def _dead_letter_alone(self, raw: RawMessage, rejection: Rejection) -> None:
+        try:
+            with self.sessions.begin() as session:
+                self._dead_letter(session, raw, rejection)
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                raise
+            log.exception("message on %s could not even be dead-lettered; dropped", raw.topic[:200])
+            self.metrics.dead_letters.labels("unstorable").inc()
+
     # -- inside the transaction -------------------------------------------------------------
 
     def _process(self, session: Session, batch: list[RawMessage]) -> BatchResult:
         result = BatchResult()
         accepted: list[tuple[RawMessage, DeviceMessage, DeviceInfo]] = []
+        def context(topic: DeviceTopic) -> DecodeContext:
+            return self._decode_context(session, topic)
+
         for raw in batch:
-            decoded = decode(raw, self.settings.max_payload_bytes)
+            if raw.refused is not None:  # refused and counted on the network thread: kept as a sample
+                self._dead_letter(session, raw, raw.refused)
+                result.rejected += 1
+                continue
+            decoded = decode(raw, self.settings.max_payload_bytes, context=context)
             if isinstance(decoded, Rejection):
-                self._dead_letter(session, raw, decoded)
+                result.observations.extend(self._refuse(session, raw, decoded))
                 result.rejected += 1
                 continue
             info = self._resolve_device(session, raw, decoded)
             if isinstance(info, Rejection):
-                self._dead_letter(session, raw, info)
+                result.observations.extend(self._refuse(session, raw, info))
                 result.rejected += 1
                 continue
             if isinstance(decoded, StatusMessage):
@@ -150,6 +180,75 @@ class Pipeline:
         for hook in self.transaction_hooks:
             hook(session, result.observations)
         return result
+
+    def _decode_context(self, session: Session, topic: DeviceTopic) -> DecodeContext:
+        """The sending device's time zone and type names: its own aliases over its site's (over the driver's)."""
+        site = self.registry.site_context(session, topic.site)
+        info = self.registry.lookup(session, topic.device)
+        key = (topic.site, topic.kind)
+        cached = self._contexts.get(key)
+        if cached is None or cached[0] is not site:
+            cached = self._contexts[key] = (site, DecodeContext(site.timezone, site.type_aliases.get(topic.kind, {})))
+        if info is None or not info.type_aliases:
+            return cached[1]
+        return DecodeContext(site.timezone, {**cached[1].aliases, **info.type_aliases})
+
+    def refuse_early(self, raw: RawMessage) -> bool:
+        """On the MQTT network thread: refuse a quarantined device's invalid message before it is queued.
+
+        A device flooding faster than the gateway processes would otherwise fill the queue, and the broker's
+        in-flight window, ahead of every other device's press. Only quarantined devices are decoded here, with
+        what is cached of their context (else the message is queued as usual), and only a refusal stops here:
+        their valid messages, a press among them, are processed as ever. One refusal in `sample_every` is still
+        queued, marked, to be kept as a dead letter.
+        """
+        topic = parse_device_topic(raw.topic)
+        if topic is None or not self.rejections.is_quarantined(topic.device):
+            return False
+        asked: list[bool] = []
+
+        def cached_context(_topic: DeviceTopic) -> DecodeContext:
+            site = self._contexts.get((topic.site, topic.kind))
+            info = self.registry.cached(topic.device)
+            asked.append(site is None)
+            if site is None:
+                return NO_CONTEXT
+            aliases = info.type_aliases if info is not None else None
+            return site[1] if not aliases else DecodeContext(site[1].timezone, {**site[1].aliases, **aliases})
+
+        decoded = decode(raw, self.settings.max_payload_bytes, context=cached_context)
+        if not isinstance(decoded, Rejection) or (asked and asked[0]):
+            return False  # valid, or judged without the site's context: the processing thread decides
+        if self.rejections.record(topic.device, decoded.reason).store:
+            raw.refused = decoded
+            return False
+        self.metrics.unstored_rejections.labels(decoded.reason).inc()
+        return True
+
+    def _refuse(self, session: Session, raw: RawMessage, rejection: Rejection) -> list[Observation]:
+        """Dead-letter a refused message within the device's budget, and make sure a person hears of what
+        matters: an unrecognised alarm of a safety kind, or a device going over its budget of refusals."""
+        verdict = self.rejections.record(rejection.device_id or raw.topic[:200], rejection.reason)
+        if verdict.store:
+            self._dead_letter(session, raw, rejection)
+        else:
+            self.metrics.unstored_rejections.labels(rejection.reason).inc()
+        if not ((rejection.alarm and not verdict.quarantined) or verdict.alert) or rejection.topic is None:
+            return []
+        info = self.registry.lookup(session, rejection.topic.device)
+        if info is None or info.site != rejection.topic.site or info.kind != rejection.topic.kind:
+            return []  # an unregistered device's refusals alert nobody: there is nobody to route them to
+        out = []
+        if rejection.alarm and not verdict.quarantined:
+            out.append(self._gateway_event(session, info, UNRECOGNISED_ALARM, raw.received_at, {
+                "original_type": rejection.original_type, "reason": rejection.reason,
+                "detail": rejection.detail[:500], "topic": raw.topic}))
+        if verdict.alert:
+            self.metrics.quarantined.set(len(self.rejections.quarantined()))
+            out.append(self._gateway_event(session, info, MESSAGES_REJECTED, raw.received_at, {
+                "rejected": self.rejections.per_minute + 1, "window_s": 60,
+                "reasons": self.rejections.reasons(info.id), "last_detail": rejection.detail[:500]}))
+        return out
 
     def _resolve_device(self, session: Session, raw: RawMessage,
                         msg: DeviceMessage | StatusMessage) -> DeviceInfo | Rejection:
@@ -212,6 +311,7 @@ class Pipeline:
         came_online: list[tuple[DeviceInfo, datetime]] = []
         changes: list[tuple[DeviceInfo, str, datetime, dict[str, Any]]] = []
         pictures: list[tuple[int, Observation]] = []
+        deviations: dict[tuple[str, str], dict[str, Any]] = {}
         for raw, msg, info in fresh:
             meaning = msg.meaning
             obs = Observation(info, msg.topic.channel, msg.payload.type, msg.ts, raw.received_at, msg.msg_id,
@@ -253,10 +353,13 @@ class Pipeline:
             changes.extend((info, type_, raw.received_at, data)
                            for type_, data in self._health_changes(info, h.battery, h.tamper, fault_set, h.fault))
             self.metrics.messages.labels(info.kind, msg.topic.channel, "accepted").inc()
+            for deviation in msg.deviations:
+                self._count_deviation(deviations, info, deviation, raw.received_at)
 
         for event_id, obs in zip(store.insert_events(session, event_rows), event_obs, strict=True):
             obs.event_id = event_id
         snapshots.link_events(session, [(sid, obs.event_id) for sid, obs in pictures if obs.event_id is not None])
+        store.count_deviations(session, list(deviations.values()))
         result.readings.extend(self.readings.stage(session, reading_rows))
         store.update_health(session, [
             {"b_id": dev, "b_seen": d.seen, "b_battery": d.battery, "b_tamper": d.tamper,
@@ -269,6 +372,17 @@ class Pipeline:
             info.last_seen = d.seen if info.last_seen is None else max(info.last_seen, d.seen)
         observations.extend(self._gateway_event(session, info, type_, at, data) for info, type_, at, data in changes)
         return observations
+
+    def _count_deviation(self, counts: dict[tuple[str, str], dict[str, Any]], info: DeviceInfo,
+                         deviation: Deviation, at: datetime) -> None:
+        self.metrics.tolerated.labels(info.kind, deviation.reason).inc()
+        row = counts.get((info.id, deviation.reason))
+        if row is None:
+            counts[(info.id, deviation.reason)] = {"device_id": info.id, "reason": deviation.reason, "count": 1,
+                                                   "field": deviation.field[:200], "first_at": at, "last_at": at,
+                                                   "last_sent": deviation.sent[:200]}
+        else:
+            row.update(count=row["count"] + 1, last_at=at, last_sent=deviation.sent[:200])
 
     def _keep_picture(self, session: Session, info: DeviceInfo, obs: Observation, result_field: str) -> int | None:
         """Move a camera event's base64 `snapshot` into `snapshots` (the event keeps `snapshot_id`).
@@ -360,7 +474,7 @@ class Pipeline:
         return observations
 
     def _dead_letter(self, session: Session, raw: RawMessage, rejection: Rejection) -> None:
-        log.info("dead letter (%s) on %s: %s", rejection.reason, raw.topic, rejection.detail)
+        self._log_refusal.info("dead letter (%s) on %s: %s", rejection.reason, raw.topic, rejection.detail[:300])
         store.insert_dead_letters(session, [{
             "received_at": raw.received_at, "topic": raw.topic[:1024], "reason": rejection.reason,
             "detail": rejection.detail[:2000], "device_id": rejection.device_id, "size": len(raw.payload),

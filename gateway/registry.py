@@ -8,12 +8,14 @@ unregistered device cannot turn into a flood of queries.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from sys import intern
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
@@ -28,6 +30,8 @@ NEGATIVE_CACHE_SECONDS = 5.0
 INSERT_CHUNK = 5000
 """New devices per INSERT statement: bounds the rows held in memory at once."""
 DEFAULT_TIMEOUTS = OfflineTimeouts()
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
+"""A site's time zone when it names none (the sites table's default)."""
 
 
 @dataclass(slots=True)
@@ -47,6 +51,8 @@ class DeviceInfo:
     fault: str | None = None
     segment: str | None = None
     """The network segment (`attributes.segment`): outages are grouped per segment, else per site."""
+    type_aliases: dict[str, str] | None = None
+    """`attributes.type_aliases`: this device's own names for its kind's types (lower-case → canonical)."""
 
     @classmethod
     def from_row(cls, row: Device | Row[Any], timeouts: OfflineTimeouts | None = None) -> DeviceInfo:
@@ -57,10 +63,32 @@ class DeviceInfo:
         """
         timeout = (timeouts or DEFAULT_TIMEOUTS).for_device(row.kind, row.attributes)
         segment = (row.attributes or {}).get("segment")
+        aliases = (row.attributes or {}).get("type_aliases")
         return cls(row.id, intern(row.site_id), intern(row.kind), _intern(row.grid_id), _intern(row.zone), timeout,
                    row.name, row.online, row.last_seen,
                    battery=row.battery, tamper=bool(row.tamper), fault=row.fault,
-                   segment=str(segment) if segment not in (None, "") else None)
+                   segment=str(segment) if segment not in (None, "") else None,
+                   type_aliases=_aliases(aliases))
+
+
+def _aliases(value: Any) -> dict[str, str] | None:
+    """Stored aliases, as matched (lower-case keys); anything malformed is ignored (it was checked when set)."""
+    if not isinstance(value, dict) or not value:
+        return None
+    return {str(k).strip().lower(): v for k, v in value.items() if isinstance(v, str)}
+
+
+@dataclass(frozen=True, slots=True)
+class SiteContext:
+    """What decoding needs of a site: its time zone (for local date-times) and its firmware's type names."""
+
+    timezone: tzinfo
+    type_aliases: dict[str, dict[str, str]]
+    """kind → {lower-case vendor name → canonical type}."""
+
+
+SITE_CONTEXT_SECONDS = 30.0
+"""How long a site's context is cached: an API change of a site's time zone or aliases applies within this."""
 
 
 def _intern(value: str | None) -> str | None:
@@ -84,7 +112,25 @@ class DeviceRegistry:
         self.timeouts = timeouts or DEFAULT_TIMEOUTS
         self._devices: dict[str, DeviceInfo] = {}
         self._unknown: dict[str, float] = {}
+        self._sites: dict[str, tuple[float, SiteContext]] = {}
         self._lock = threading.Lock()
+
+    def site_context(self, session: Session, site_id: str) -> SiteContext:
+        """The site's time zone and type aliases, cached for `SITE_CONTEXT_SECONDS` (UTC+8 for an unknown site)."""
+        cached = self._sites.get(site_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < SITE_CONTEXT_SECONDS:
+            return cached[1]
+        row = session.execute(select(Site.timezone, Site.type_aliases).where(Site.id == site_id)).first()
+        zone: tzinfo = DEFAULT_ZONE
+        aliases: dict[str, dict[str, str]] = {}
+        if row is not None:
+            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+                zone = ZoneInfo(row.timezone or DEFAULT_ZONE.key)
+            aliases = {k: a for k, v in (row.type_aliases or {}).items() if (a := _aliases(v))}
+        context = SiteContext(zone, aliases)
+        self._sites[site_id] = (now, context)
+        return context
 
     def load_all(self, session: Session) -> list[DeviceInfo]:
         """Every registered device, cached.
@@ -114,6 +160,10 @@ class DeviceRegistry:
             self._devices[device_id] = info
             return info
 
+    def cached(self, device_id: str) -> DeviceInfo | None:
+        """The cached entry only, without asking the database (safe on any thread)."""
+        return self._devices.get(device_id)
+
     def forget(self, device_id: str) -> None:
         """Drop a cached entry after the device was changed elsewhere (API, import)."""
         with self._lock:
@@ -124,6 +174,7 @@ class DeviceRegistry:
         with self._lock:
             self._devices.clear()
             self._unknown.clear()
+            self._sites.clear()
 
 
 def register_device(session: Session, site: str, config: DeviceConfig) -> Device:
@@ -162,6 +213,7 @@ def apply_site_config(session: Session, community: CommunityConfig) -> int:
     for site in community.sites:
         site_row = session.get(Site, site.id) or Site(id=site.id)
         site_row.name, site_row.timezone, site_row.address = site.name, site.timezone, site.address
+        site_row.type_aliases = site.type_aliases or None
         session.add(site_row)
         session.flush()
         _apply_teams_and_chain(session, site)

@@ -48,6 +48,7 @@ class Gateway:
         self.pipeline = Pipeline(self.sessions, self.registry, settings.gateway, self.metrics, settings.health,
                                  readings=self.readings, read_pictures=settings.vision.enabled)
         self.hub = MqttHub(settings.mqtt, self.metrics, settings.gateway.queue_limit, settings.gateway.ingest)
+        self.hub.refuse_early = self.pipeline.refuse_early
         self.reader = SnapshotReader(settings.vision, self.sessions, self.hub, self.metrics)
         """Reads camera pictures that came without a result, in worker processes (docs/vision.md)."""
         self.listeners: list[Listener] = []
@@ -132,7 +133,17 @@ class Gateway:
                     log.warning("batch of %d failed (%s); retrying one by one", len(batch), exc)
                     result = self.pipeline.process_one_by_one(batch)
                 break
-            except Exception as exc:  # noqa: BLE001 - the database is down: keep the batch, retry
+            except Exception as exc:
+                # Only an unavailable database is retried, keeping the batch unacknowledged
+                # (process_one_by_one dead-letters everything else message by message). Anything else here
+                # is a bug; retrying it forever would hold up every message behind this batch, and leaving
+                # it unacknowledged would use up the broker's in-flight window: it is logged, counted and
+                # acknowledged, and the loop goes on.
+                if not is_database_unavailable(exc):
+                    log.exception("batch of %d failed outside the database; dropped", len(batch))
+                    self.metrics.dead_letters.labels("batch_failed").inc(len(batch))
+                    self.hub.ack(batch)
+                    return
                 if self._stop.is_set():
                     return  # not acknowledged: the broker redelivers after restart
                 log.error("database unavailable (%s); retrying in %.1fs", exc, backoff)
@@ -223,6 +234,13 @@ class Gateway:
                 session, now - timedelta(days=self.settings.gateway.dedup_retention_days))
         if removed:
             log.info("pruned %d dedup ids", removed)
+        gw = self.settings.gateway
+        with self.sessions.begin() as session:
+            removed = store.prune_dead_letters(session, now - timedelta(days=gw.dead_letter_retention_days),
+                                               gw.dead_letter_max_rows)
+        if removed:
+            log.info("pruned %d dead letters (older than %d days, or beyond the newest %d)", removed,
+                     gw.dead_letter_retention_days, gw.dead_letter_max_rows)
         keep = self.settings.privacy.snapshot_retention_days
         with self.sessions.begin() as session:
             removed = snapshots.prune(session, now - timedelta(days=keep))

@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, case, delete, func, insert, update
+from sqlalchemy import JSON, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from anju.db.engine import prebuilt
-from anju.db.models import DeadLetter, Device, Event, ProcessedMessage, Reading, UtcDateTime
+from anju.db.models import DeadLetter, Device, DeviceDeviation, Event, ProcessedMessage, Reading, UtcDateTime
 
 DEAD_LETTER_PAYLOAD_LIMIT = 4096
 
@@ -97,3 +97,30 @@ def set_online(session: Session, device_id: str, online: bool, at: datetime,
 def prune_processed_ids(session: Session, older_than: datetime) -> int:
     """Forget dedup ids past their retention, so the table does not grow forever."""
     return session.execute(delete(ProcessedMessage).where(ProcessedMessage.received_at < older_than)).rowcount
+
+
+def prune_dead_letters(session: Session, older_than: datetime, keep_at_most: int) -> int:
+    """Delete dead letters past their retention, then the oldest beyond `keep_at_most` rows.
+
+    Dead letters are for inspection, not an archive: a flood must not fill the disk (the counts stay in
+    /metrics and in the quarantine's alert).
+    """
+    removed = session.execute(delete(DeadLetter).where(DeadLetter.received_at < older_than)).rowcount or 0
+    cutoff = session.scalar(select(DeadLetter.id).order_by(DeadLetter.id.desc()).offset(keep_at_most).limit(1))
+    if cutoff is not None:
+        removed += session.execute(delete(DeadLetter).where(DeadLetter.id <= cutoff)).rowcount or 0
+    return removed
+
+
+def count_deviations(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add the batch's repaired deviations to the per-device, per-reason counts (one upsert per batch)."""
+    if rows:
+        session.connection().execute(prebuilt(session, "count-deviations", _count_deviations), rows)
+
+
+def _count_deviations(insert_: Callable[[Any], Any]) -> Any:
+    table = DeviceDeviation.__table__
+    stmt = insert_(table)
+    return stmt.on_conflict_do_update(index_elements=[table.c.device_id, table.c.reason], set_={
+        "count": table.c.count + stmt.excluded.count, "last_at": stmt.excluded.last_at,
+        "last_sent": stmt.excluded.last_sent, "field": stmt.excluded.field})

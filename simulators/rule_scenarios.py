@@ -312,6 +312,17 @@ def _fence_alarm_then_capture(ctx: SimContext) -> list[Step]:
             (240, send(ctx, host, fence_restore(zone)))]
 
 
+def _unrecognised_alarm(ctx: SimContext) -> list[Step]:
+    button = pick(ctx, "elder_button", "eb-07-2-502", 7)
+    return [(0, send(ctx, button, Message.event("LONG_PRESS_ALARM")))]  # new firmware: a type nobody mapped
+
+
+def _messages_rejected(ctx: SimContext) -> list[Step]:
+    gate = pick(ctx, "access_gate", "gate-y11", 10)
+    dump = Message.telemetry("diag_dump", stage="boot")  # a firmware update left its debug output on
+    return [(0.5 * n, send(ctx, gate, dump)) for n in range(70)]
+
+
 def _zone(ctx: SimContext, host: str, preferred: str) -> str:
     zones: Sequence[str] = model_of(ctx, host, FenceModel).zones
     return preferred if preferred in zones else zones[0]
@@ -343,6 +354,8 @@ RULE_SCRIPTS: dict[str, RuleScript] = {
                    _device_fault),
         RuleScript("device-flapping", "a gate with a loose cable drops and comes back four times in four minutes",
                    _device_flapping, also_fires=("device-offline",)),
+        RuleScript("messages-rejected", "a gate's firmware update leaves a debug dump on: 70 unknown messages in 35 s",
+                   _messages_rejected),
         RuleScript("gate-forced-open", "a courtyard gate is forced open", _gate_forced_open),
         RuleScript("gate-held-open", "a gate held open 40 s by a delivery (no alert), 3 min later propped open 90 s",
                    _gate_held_open),
@@ -368,6 +381,9 @@ RULE_SCRIPTS: dict[str, RuleScript] = {
         RuleScript("fence-alarm-then-capture",
                    "an intrusion on the north wall, then the north gate camera captures a face 50 s later",
                    _fence_alarm_then_capture, also_fires=("fence-alarm",)),
+        RuleScript("unrecognised-alarm",
+                   "a button on new vendor firmware sends an alarm of a type nobody mapped (LONG_PRESS_ALARM)",
+                   _unrecognised_alarm),
     )
 }
 

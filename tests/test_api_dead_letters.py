@@ -58,3 +58,31 @@ def test_dead_letters_are_listed_filtered_and_counted(make_api: Callable[..., Ap
 def of_site(letters: list[dict], site: str) -> list[dict]:
     """Only this test's letters: the shared broker may hold retained messages of other sites."""
     return [d for d in letters if f"/{site}/" in d["topic"]]
+
+
+def test_tolerated_deviations_are_listed_per_device_and_on_the_contract(
+        make_api: Callable[..., ApiServer], mosquitto_url: str, sqlite_url: str, site_id: str) -> None:
+    """A message processed only after a repair is shown to the integrator: per device and reason, and per kind."""
+    api = make_api(mosquitto_url, sqlite_url)
+    publisher = Publisher(mosquitto_url, site_id)
+    try:
+        publisher.send("eb1", "elder_button", "event", type="PRESS", ts=int(utcnow().timestamp()))
+        publisher.send("eb1", "elder_button", "event", type="press", ts=int(utcnow().timestamp()))
+    finally:
+        publisher.close()
+    with api.client(api.token("integrator")) as http:
+        def both() -> list[dict] | None:
+            found = http.get("/deviations", params={"device_id": "eb1"}).json()
+            counts = {d["reason"]: d["count"] for d in found}
+            return found if counts == {"ts_seconds": 2, "type_case": 1} else None
+
+        rows = {d["reason"]: d for d in wait_for(both, timeout=5, what="the two reasons counted")}
+        assert rows["type_case"]["last_sent"] == "'PRESS'" and rows["type_case"]["field"] == "type"
+        assert rows["ts_seconds"]["site"] == site_id and rows["ts_seconds"]["kind"] == "elder_button"
+        assert http.get("/deviations", params={"reason": "ts_seconds", "site": site_id}).json()[0]["count"] == 2
+        button = next(k for k in http.get("/contract").json()["kinds"] if k["kind"] == "elder_button")
+        assert button["safety"] is True and button["aliases"]["sos"] == "press"
+        assert {"reason": "ts_seconds", "count": 2, "devices": 1} in button["deviations"]
+        assert http.get("/deviations", params={"device_id": "no such!"}).status_code == 422
+    with api.client(api.token("patrol", grids=["g1"])) as http:
+        assert http.get("/deviations").status_code == 403

@@ -85,8 +85,8 @@ BAD_INPUT = [
     ("invalid_payload", "elder_button/eb1/telemetry", b'{"type": "heartbeat", "battery": 250}'),
     ("invalid_payload", "access_gate/gate1/event", b'{"type": "pass", "direction": "sideways", "method": "card",'
                                                     b' "credential": "c", "result": "granted"}'),
-    ("invalid_payload", "elder_button/eb1/event", b'{"type": "press", "ts": "yesterday"}'),
-    ("invalid_payload", "elder_button/eb1/event", b'{"msg_id": 5, "type": "press"}'),
+    ("invalid_payload", "access_gate/gate1/event", b'{"type": "held_open", "seconds": "long"}'),
+    ("too_large", "elder_button/eb1/telemetry", b'{"type": "heartbeat", "x": ' + b"[" * 40 + b"]" * 40 + b"}"),
     ("unknown_type", "elder_button/eb1/event", b'{"type": "explode"}'),
     ("oversized", "plate_camera/cam1/event", b'{"type": "plate", "snapshot": "' + b"A" * (300 * 1024) + b'"}'),
     ("unknown_kind", "toaster/t1/event", b'{"type": "press"}'),

@@ -64,6 +64,7 @@ EXPECTED: dict[str, tuple[str, set[str] | str]] = {
     "device-tamper": ("minor", {"gate-y05"}),
     "device-fault": ("minor", {"face-y05"}),
     "device-flapping": ("minor", {"gate-y09"}),
+    "messages-rejected": ("minor", {"gate-y11"}),
     "gate-forced-open": ("major", {"gate-y07"}),
     "gate-held-open": ("minor", {"gate-y03"}),
     "gate-denied-burst": ("major", {"gate-main-s"}),
@@ -75,6 +76,7 @@ EXPECTED: dict[str, tuple[str, set[str] | str]] = {
     "fence-alarm": ("major", {"fence-w"}),
     "fence-power-loss": ("major", {"fence-e"}),
     "fence-alarm-then-capture": ("major", {"face-main-n"}),
+    "unrecognised-alarm": ("major", {"eb-07-2-502"}),
 }
 ALSO_FIRES = {
     "fence-alarm-then-capture": {"fence-alarm"},  # its fence intrusion is a fence alarm in itself

@@ -57,6 +57,8 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     address: Mapped[str | None] = mapped_column(String(500))
+    type_aliases: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """kind → {the vendor's type name → the canonical type}: how this site's firmware names things (docs/devices.md)."""
 
 
 class Grid(Base):
@@ -150,6 +152,25 @@ class DeadLetter(Base):
     size: Mapped[int] = mapped_column(Integer)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     """At most the first 4 KiB: enough to see the problem, bounded for oversized input."""
+
+
+class DeviceDeviation(Base):
+    """How often a device's messages were accepted only after a repair (`gateway.tolerance`), per reason.
+
+    The message was processed; this is what tells the integrator that its firmware still departs from the
+    contract (epoch seconds, numeric ids, ...), on the device's page and the contract page.
+    """
+
+    __tablename__ = "device_deviations"
+
+    device_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    field: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_sent: Mapped[str] = mapped_column(String(200))
+    """The last repaired value as sent (shortened)."""
 
 
 class ProcessedMessage(Base):

@@ -11,10 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from anju.db.models import Device, DeviceDeviation
 from anju.topics import CHANNELS, PREFIX, STATUS_OFFLINE, STATUS_ONLINE
 from api.auth import Permission, Principal
-from api.deps import Svc, errors, require
+from api.deps import DB, Svc, errors, require
 from devices import DRIVERS
 
 router = APIRouter(prefix="/contract", tags=["messages"])
@@ -87,12 +90,26 @@ def describe_kind(kind: str) -> dict[str, Any]:
     return description
 
 
+def deviations_by_kind(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """The tolerated deviations seen so far, per kind and reason (the firmware bugs still out there)."""
+    total = func.sum(DeviceDeviation.count)
+    rows = session.execute(select(Device.kind, DeviceDeviation.reason, total, func.count())
+                           .join(Device, Device.id == DeviceDeviation.device_id)
+                           .group_by(Device.kind, DeviceDeviation.reason).order_by(Device.kind, total.desc()))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind, reason, count, devices in rows:
+        out.setdefault(kind, []).append({"reason": reason, "count": int(count or 0), "devices": devices})
+    return out
+
+
 @router.get("", response_model=ContractOut, responses=errors())
-def contract(svc: Svc, _who: Reader) -> ContractOut:
-    """Topics and, per device kind, the event, telemetry and command schemas with an example of each message."""
+def contract(svc: Svc, session: DB, _who: Reader) -> ContractOut:
+    """Topics and, per device kind, the event, telemetry and command schemas with an example of each message,
+    the type aliases the kind accepts, and the deviations from this contract its devices were seen to send."""
     device = f"{PREFIX}/{{site}}/{{kind}}/{{device}}"
     topics = {channel: f"{device}/{channel}" for channel in (*CHANNELS, "cmd")}
+    seen = deviations_by_kind(session)
     return ContractOut(topics=Topics(**topics, alerts=f"{PREFIX}/{{site}}/alerts"),
                        status_payloads=[STATUS_ONLINE.decode(), STATUS_OFFLINE.decode()],
                        max_payload_bytes=svc.settings.gateway.max_payload_bytes,
-                       kinds=[describe_kind(kind) for kind in sorted(DRIVERS)])
+                       kinds=[{**describe_kind(kind), "deviations": seen.get(kind, [])} for kind in sorted(DRIVERS)])

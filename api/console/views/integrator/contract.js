@@ -57,6 +57,11 @@ function renderKind(k, topics) {
     k.title ? h('div', { class: 'muted' }, k.title) : null,
     k.heartbeat_interval_s || k.offline_timeout_s ? h('div', { class: 'muted small' },
       t('int.timing', { hb: k.heartbeat_interval_s ?? '—', off: k.offline_timeout_s ?? '—' })) : null,
+    k.safety ? h('div', { class: 'small', testid: 'contract-safety' }, t('int.safety_kind')) : null,
+    k.aliases && Object.keys(k.aliases).length ? h('div', { class: 'small', testid: 'contract-aliases' }, `${t('int.aliases')}: `,
+      Object.entries(k.aliases).map(([from, to]) => h('code', {}, `${from} → ${to} `))) : null,
+    Array.isArray(k.deviations) && k.deviations.length ? h('div', { class: 'small', testid: 'contract-deviations' }, `${t('int.deviations')}: `,
+      k.deviations.map((d) => h('span', { class: 'badge warn' }, `${d.reason} × ${d.count}`))) : null,
     GROUPS.map((group) => {
       const items = entries(k, group);
       if (!items.length) return null;
