@@ -80,9 +80,12 @@ def problem(value: Any, max_depth: int = MAX_VALUE_DEPTH, max_bytes: int = MAX_V
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, level + 1) for child in children)
     try:
-        size = len(orjson.dumps(value))
+        encoded = orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError) as exc:
         return f"not JSON: {exc}"
+    size = len(encoded)
+    if b"\\u0000" in encoded:
+        return "U+0000 (NUL) in a key or a string: PostgreSQL cannot query JSON holding it"
     if size > max_bytes:
         return f"{size} bytes as JSON; at most {max_bytes} are accepted"
     return None

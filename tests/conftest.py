@@ -241,11 +241,13 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
 @contextlib.contextmanager
-def serving_api(broker: str, db: str, site_file: Path) -> Iterator[ApiServer]:
-    """A gateway with the built-in rules on its own MQTT session, and the API on a real uvicorn, for a `with`."""
+def serving_api(broker: str, db: str, site_file: Path, **api_settings: object) -> Iterator[ApiServer]:
+    """A gateway with the built-in rules on its own MQTT session, and the API on a real uvicorn, for a `with`;
+    `api_settings` adds to the `api` section."""
     client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
     engine = RuleEngine.from_files(None)
-    gw = build_gateway(broker, db, site_file, {"client_id": client_id}, engine, {"admin_token": ADMIN_TOKEN})
+    gw = build_gateway(broker, db, site_file, {"client_id": client_id}, engine,
+                       {"admin_token": ADMIN_TOKEN, **api_settings})
     engine.present = presenter(gw)  # as `anju serve` wires it (anju.runtime)
     gw.start()
     assert gw.wait_connected(10), f"gateway could not connect to {broker}"
@@ -258,6 +260,16 @@ def serving_api(broker: str, db: str, site_file: Path) -> Iterator[ApiServer]:
         gw.stop(drain_seconds=1)
         gw.engine.dispose()
         forget_session(gw.settings.mqtt.url, client_id)
+
+
+@pytest.fixture
+def inprocess_gateway(db_url: str, site_file: Path, mosquitto_url: str) -> Iterator[Gateway]:
+    """A gateway with the built-in rules, migrated and loaded but not started: tests drive its pipeline directly."""
+    gw = build_gateway(mosquitto_url, db_url, site_file, {"client_id": f"inproc-{uuid.uuid4().hex[:8]}"}, True,
+                       vision={"enabled": False})
+    gw.prepare_database()
+    yield gw
+    gw.engine.dispose()
 
 
 @pytest.fixture

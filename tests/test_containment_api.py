@@ -29,17 +29,11 @@ from sqlalchemy import select
 from websockets.sync.client import connect
 
 from anju.db.models import Alert, AlertChangeRow, Device, Event, Person, Snapshot
-from anju.mqtt import forget_session
-from anju.runtime import Runtime
 from anju.timeutil import utcnow
-from api.app import create_app
 from api.jsonsafe import MAX_RENDER_DEPTH, TOO_DEEP
-from rules.engine import RuleEngine
-from tests.conftest import ADMIN_TOKEN, build_gateway
+from tests.conftest import ADMIN_TOKEN, serving_api
 from tests.helpers import ApiServer, Publisher, Subscriber, wait_for
 from tests.hikvision_payloads import jpeg
-
-pytestmark = [pytest.mark.broker]
 
 
 def nested(depth: int, leaf: Any = "bottom") -> Any:
@@ -130,10 +124,12 @@ def test_a_value_nested_300_deep_never_breaks_a_reader(make_api: Callable[..., A
 
 
 KEYS = st.text(st.characters(exclude_characters="\x00"), max_size=10)
-"""Object keys without NUL: PostgreSQL's `->>` fails on any row of a `json` column with `\u0000` in a key, which
-is the stored row's problem, not a reader's (the gateway's decode limits keep it out)."""
+"""Keys and strings without NUL: PostgreSQL's `->>` fails on any row of a `json` column holding `\u0000`, which
+is the stored row's problem, not a reader's; nothing stores one (the gateway replaces it at decode, the API
+refuses it in free-form objects)."""
+TEXT = st.text(st.characters(exclude_characters="\x00"))
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4),
     max_leaves=12)
 
@@ -175,6 +171,8 @@ def test_deep_or_huge_attributes_from_an_integrator_are_refused(make_api: Callab
         body = b'{"id": "cam-x", "site": "%s", "kind": "plate_camera", "attributes": {"gain": NaN}}' % site_id.encode()
         nan = http.post("/devices", content=body, headers={"Content-Type": "application/json"})
         assert nan.status_code == 422 and "NaN" in nan.text
+        nul = http.post("/devices", json={**base, "attributes": {"note\u0000": "x"}})
+        assert nul.status_code == 422 and "NUL" in nul.text
         huge = http.post("/devices", json={**base, "attributes": {"blob": "x" * 50_000_000}})
         assert huge.status_code == 413
         assert http.post("/devices", json={**base, "attributes": nested(7)}).status_code == 201  # within limits
@@ -326,25 +324,6 @@ def test_a_large_body_is_refused_before_it_is_read_or_the_token_checked(make_api
     assert set(statuses) <= {413}, statuses
 
 
-@contextlib.contextmanager
-def api_with(broker: str, db: str, site_file: Path, **api_settings: Any) -> Iterator[ApiServer]:
-    """The gateway and API as `serving_api` runs them, with further `api` settings."""
-    client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
-    engine = RuleEngine.from_files(None)
-    gw = build_gateway(broker, db, site_file, {"client_id": client_id}, engine,
-                       {"admin_token": ADMIN_TOKEN, **api_settings})
-    gw.start()
-    server = ApiServer(create_app(Runtime(gw, engine)), ADMIN_TOKEN)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        gw.stop(drain_seconds=1)
-        gw.engine.dispose()
-        forget_session(gw.settings.mqtt.url, client_id)
-
-
 def wrong_tokens(api: ApiServer, count: int, forwarded: Callable[[int], str]) -> list[int]:
     with api.client("anju_wrong") as http:
         return [http.get("/me", headers={"X-Forwarded-For": forwarded(i)}).status_code for i in range(count)]
@@ -354,10 +333,10 @@ def test_forwarded_for_is_believed_only_from_configured_proxies(mosquitto_url: s
                                                                 site_file: Path) -> None:
     """Finding: uvicorn believed X-Forwarded-For from any local client, so a forged header dodged the wrong-token
     limit (or got a chosen address blocked). By default no proxy is trusted: the limiter sees the real peer."""
-    with api_with(mosquitto_url, sqlite_url, site_file) as api:
+    with serving_api(mosquitto_url, sqlite_url, site_file) as api:
         statuses = wrong_tokens(api, 31, lambda i: f"203.0.113.{i}")
         assert statuses[:30] == [401] * 30 and statuses[30] == 429  # one address: 127.0.0.1
-    with api_with(mosquitto_url, sqlite_url, site_file, trusted_proxies=["127.0.0.0/8"]) as api:
+    with serving_api(mosquitto_url, sqlite_url, site_file, trusted_proxies=["127.0.0.0/8"]) as api:
         assert wrong_tokens(api, 31, lambda i: f"203.0.113.{i}") == [401] * 31  # 31 clients behind the proxy
         statuses = wrong_tokens(api, 31, lambda _i: "198.51.100.7")
         assert statuses[30] == 429 and api.services.failed_auth.retry_after("198.51.100.7")

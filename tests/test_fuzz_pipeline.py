@@ -9,7 +9,6 @@ other message must be accepted or dead-lettered with a reason: a hostile device 
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,7 +21,6 @@ from anju.db.models import Alert, DeadLetter, Event
 from anju.timeutil import utcnow
 from devices import DRIVERS
 from gateway.decode import RawMessage
-from tests.conftest import build_gateway
 
 DEVICES = {"eb1": "elder_button", "gate1": "access_gate", "cam1": "plate_camera", "face1": "face_camera",
            "fence1": "fence"}
@@ -56,12 +54,8 @@ def kind_shaped(draw: st.DrawFn, site: str) -> tuple[str, bytes]:
 
 
 @pytest.fixture
-def gateway(db_url: str, site_file: Path, mosquitto_url: str) -> Any:
-    gw = build_gateway(mosquitto_url, db_url, site_file, {"client_id": f"fuzz-{uuid.uuid4().hex[:8]}"}, True,
-                       vision={"enabled": False})
-    gw.prepare_database()
-    yield gw
-    gw.engine.dispose()
+def gateway(inprocess_gateway: Any) -> Any:
+    return inprocess_gateway
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

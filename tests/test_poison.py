@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,16 +23,11 @@ from anju.timeutil import utcnow
 from gateway import pipeline as pipeline_module
 from gateway.decode import RawMessage
 from gateway.observations import Observation
-from tests.conftest import build_gateway
 
 
 @pytest.fixture
-def gateway(db_url: str, site_file: Path, mosquitto_url: str) -> Any:
-    gw = build_gateway(mosquitto_url, db_url, site_file, {"client_id": f"poison-{uuid.uuid4().hex[:8]}"}, True,
-                       vision={"enabled": False})
-    gw.prepare_database()
-    yield gw
-    gw.engine.dispose()
+def gateway(inprocess_gateway: Any) -> Any:
+    return inprocess_gateway
 
 
 def _press(site: str, device: str, marker: str) -> RawMessage:
