@@ -1,3 +1,6 @@
-"""Anju (安居): the smart-community gateway. Shared plumbing: settings, database, CLI."""
+"""Anju (安居): the smart-community gateway. This package is the application on top: the `anju` command,
+`anju serve` and `anju demo`, wiring the parts below (docs/architecture.md#the-map)."""
 
-__version__ = "0.1.0"
+from kernel import __version__
+
+__all__ = ["__version__"]

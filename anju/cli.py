@@ -41,8 +41,8 @@ def serve(
     config: Annotated[Path | None, typer.Option(help="YAML config file; ANJU_* variables override it")] = None,
 ) -> None:
     """Production: external broker, database by URL; no simulators."""
-    from anju.config import load_settings
     from anju.server import run_server
+    from kernel.config import load_settings
 
     settings = load_settings(config)
     _logging(settings.log_level)
@@ -117,7 +117,7 @@ def broker_config(
     """Mosquitto users and ACL: each device may publish only as itself (docs/security.md)."""
     import yaml
 
-    from anju.brokerconfig import BrokerConfigError, generate_broker_config
+    from tools.brokerconfig import BrokerConfigError, generate_broker_config
 
     try:
         result = generate_broker_config(site_file, out, gateway_user=gateway_user, broker=broker, listen=listen,
@@ -153,8 +153,8 @@ def rules_backtest(
     from dataclasses import asdict
     from datetime import UTC, datetime
 
-    from anju.config import load_settings
-    from anju.db import make_engine, session_factory
+    from kernel.config import load_settings
+    from kernel.db import make_engine, session_factory
     from rules.backtest import run_backtest
     from rules.loader import RuleFileError, load_rule_files
 
@@ -202,8 +202,8 @@ def bench_ingest(
                                                   "the five kinds in turn)")] = None,
 ) -> None:
     """Gateway end-to-end processed rate vs. a bare paho subscriber on the same traffic (target >= 0.7x)."""
-    from anju.bench.ingest import check_workers_database, parse_worker_counts, run_ingest_bench, run_workers_bench
     from devices import KINDS
+    from tools.bench.ingest import check_workers_database, parse_worker_counts, run_ingest_bench, run_workers_bench
 
     _logging("WARNING")
     if workers is None:
@@ -231,7 +231,7 @@ def bench_latency(
     out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
 ) -> None:
     """Press -> alert on the alerts topic and the live stream, p50/p99/max, against the bare MQTT hop."""
-    from anju.bench.latency import run_latency_bench
+    from tools.bench.latency import run_latency_bench
 
     _logging("WARNING")
     typer.echo(run_latency_bench(presses, background_rate, db, out).summary())
@@ -247,7 +247,7 @@ def bench_scale(
     out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
 ) -> None:
     """Start-up, memory per device and evaluation rate with many devices and rules, against the built-in pack alone."""
-    from anju.bench.scale import run_scale_bench
+    from tools.bench.scale import run_scale_bench
 
     _logging("WARNING")
     typer.echo(run_scale_bench(devices, rules, messages, db, out).summary())
@@ -267,7 +267,7 @@ def bench_readings(
     out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
 ) -> None:
     """Readings/s sustained through the reading store vs. the bare client writing the same rows (target >= 0.7x)."""
-    from anju.bench.readings import run_readings_bench
+    from tools.bench.readings import run_readings_bench
 
     if backend not in ("sql", "influxdb"):
         raise typer.BadParameter("sql or influxdb", param_hint="--backend")
@@ -283,7 +283,7 @@ def bench_vision(
                                                          "else ../shared/vision/plates)")] = None,
 ) -> None:
     """Plate reading and face matching on real photos, on one core, against the targets and a same-run calibration."""
-    from anju.bench.vision import run_vision_bench
+    from tools.bench.vision import run_vision_bench
 
     _logging("WARNING")
     result = run_vision_bench(repeat, plates_dir, out=json_out)

@@ -11,13 +11,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.config import load_settings
-from anju.db.models import Grid
 from anju.runtime import build_runtime
-from anju.siteconfig import sample_community_path
 from api.app import create_app
 from api.serve import serve_http
 from gateway.embedded_broker import EmbeddedBroker
+from kernel.config import load_settings
+from kernel.db.models import Grid
+from kernel.siteconfig import sample_community_path
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,9 @@ DEMO_USERS: tuple[tuple[str, str], ...] = (
 def demo_tokens(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str]]:
     """One fresh token per role for the sample community, with a one-time console login path for it; printed
     once, stored only as hashes (the login link carries a code that works once, not the token: docs/api.md)."""
-    from anju.timeutil import utcnow
     from api.auth import Role, issue_login_link
     from api.routers.tokens import TokenIn, issue_token, login_path
+    from kernel.timeutil import utcnow
 
     names = {"patrol": "巡逻员 张建国", "maintenance": "运维 李工", "integrator": "集成商 王工", "admin": "管理员"}
     logins = {}

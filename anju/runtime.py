@@ -1,22 +1,16 @@
-"""Assemble the running service from settings: gateway + rule engine, the same for `serve` and `demo`."""
+"""Assemble the running service from settings (`api.runtime.Runtime`): gateway + rule engine, the same for
+`serve` and `demo`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from anju.config import Settings
 from api.present import has_pictures, present_alert
+from api.runtime import Runtime
 from gateway.service import Gateway
+from kernel.config import Settings
 from rules.engine import RuleEngine
-
-
-@dataclass
-class Runtime:
-    gateway: Gateway
-    rules: RuleEngine
-    """Kept for the API's live alert stream, which listens to the engine's alert changes."""
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -37,3 +31,6 @@ def presenter(gateway: Gateway) -> Callable[[dict[str, Any]], dict[str, Any]]:
             return present_alert(session, alert)
 
     return present
+
+
+__all__ = ["Runtime", "build_runtime", "presenter"]

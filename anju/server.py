@@ -10,11 +10,11 @@ import logging
 import signal
 import threading
 
-from anju.config import Settings
 from anju.runtime import build_runtime
 from api.app import create_app
 from api.serve import serve_http
 from gateway.service import Gateway
+from kernel.config import Settings
 
 log = logging.getLogger(__name__)
 

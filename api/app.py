@@ -11,8 +11,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from anju import __version__
-from anju.runtime import Runtime
 from api.deps import Services
 from api.jsonsafe import renderable
 from api.limits import RequestLimits, token_check
@@ -40,9 +38,11 @@ from api.routers import (
     vendors,
     watchlists,
 )
+from api.runtime import Runtime
 from api.security import harden
 from api.stream import AlertStreamHub, MessageTap
 from api.tokenwatch import TokenWatch
+from kernel import __version__
 
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, me.router, sites.router, grids.router,

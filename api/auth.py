@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import ApiToken, Grid, LoginLink
+from kernel.db.models import ApiToken, Grid, LoginLink
 
 TOKEN_PREFIX = "anju_"
 LAST_USED_EVERY = timedelta(minutes=1)

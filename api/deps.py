@@ -11,10 +11,10 @@ from fastapi import Depends, HTTPException, Request, WebSocket, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.config import Settings
-from anju.timeutil import utcnow
 from api.auth import Permission, Principal, authenticate
 from api.ratelimit import FailedAuth
+from kernel.config import Settings
+from kernel.timeutil import utcnow
 
 if TYPE_CHECKING:
     from api.stream import AlertStreamHub, MessageTap

@@ -34,11 +34,11 @@ import orjson
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from anju.config import BodyLimits
-from anju.timeutil import utcnow
 from api.auth import authenticate
 from api.security import HEADERS
 from api.stream import TRANSPORT_KEY
+from kernel.config import BodyLimits
+from kernel.timeutil import utcnow
 
 UPLOADS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"/api/v1/persons/[^/]+/faces"), "faces"),

@@ -3,7 +3,7 @@
 Alert changes are read from the `alert_changes` journal in id order by one
 tailer per API process, woken at once by the in-process rule engine after each
 commit, by PostgreSQL notifications for changes made by other processes
-(anju/db/notify.py), and polling as the fallback. Each WebSocket client
+(kernel/db/notify.py), and polling as the fallback. Each WebSocket client
 gets its own bounded queue: a client too slow to keep up is disconnected (and
 resumes from the journal with `since=`), so it can never slow ingest or the
 other clients, and it loses nothing. A client that stops reading altogether is
@@ -29,14 +29,14 @@ from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db.models import AlertChangeRow
-from anju.db.notify import Listener, listener_for
-from anju.topics import parse_device_topic
 from api.auth import Principal
 from api.jsonsafe import renderable
 from api.present import has_pictures, present_alerts
 from api.visibility import alert_filter, can_see_alert
 from gateway.decode import RawMessage
+from kernel.db.models import AlertChangeRow
+from kernel.db.notify import Listener, listener_for
+from kernel.topics import parse_device_topic
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import logging
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db.models import ApiToken
-from anju.timeutil import utcnow
 from api.auth import Principal
+from kernel.db.models import ApiToken
+from kernel.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 

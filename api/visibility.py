@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, false, true
 
-from anju.db.models import Alert, Device
 from api.auth import Principal, Role
+from kernel.db.models import Alert, Device
 
 
 def alert_filter(who: Principal, columns: Any = Alert) -> ColumnElement[bool]:

@@ -15,6 +15,7 @@ from devices.face_camera import FaceCamera
 from devices.fence import Fence
 from devices.plate_camera import PlateCamera
 from devices.registry import ENTRY_POINT_GROUP, DriverError, discover
+from kernel.config import use_kind_catalog
 
 BUILTIN_DRIVERS: tuple[type[DeviceDriver], ...] = (ElderButton, AccessGate, PlateCamera, FaceCamera, Fence)
 
@@ -51,3 +52,5 @@ reload_drivers()
 
 __all__ = ["BUILTIN_DRIVERS", "DRIVERS", "KINDS", "DeviceDriver", "DriverError", "canonical_kinds", "driver_errors",
            "get_driver", "reload_drivers"]
+
+use_kind_catalog(lambda: DRIVERS)  # settings name kinds (`health.offline_timeouts`): checked against the drivers

@@ -14,6 +14,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kernel.observations import ReadingValue
+
+__all__ = ["ReadingValue"]  # re-exported: drivers build readings from here (the type lives in the kernel)
+
 
 class Payload(BaseModel):
     """Base of every message schema: the SPEC's common fields; unknown fields are kept.
@@ -59,13 +63,6 @@ class Command(BaseModel):
     """Base of command payloads sent on `.../cmd`."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-@dataclass(slots=True)
-class ReadingValue:
-    metric: str
-    value: float
-    zone: str | None = None
 
 
 @dataclass(slots=True)

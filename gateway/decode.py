@@ -16,8 +16,6 @@ from zoneinfo import ZoneInfo
 import orjson
 from pydantic import ValidationError
 
-from anju.timeutil import believable
-from anju.topics import DeviceTopic, parse_device_topic
 from devices import DRIVERS
 from devices.base import DeviceDriver, Interpretation, Payload
 from gateway.tolerance import (
@@ -32,6 +30,8 @@ from gateway.tolerance import (
     resolve_type,
     validate,
 )
+from kernel.timeutil import believable
+from kernel.topics import DeviceTopic, parse_device_topic
 
 
 @dataclass(slots=True)
@@ -59,7 +59,7 @@ class Rejection:
     topic: DeviceTopic | None = None
     alarm: bool = False
     """An event of a safety kind that could not be understood: besides the dead letter, someone must hear of it
-    (`gateway.observations.UNRECOGNISED_ALARM`)."""
+    (`kernel.observations.UNRECOGNISED_ALARM`)."""
     original_type: str | None = None
     """The `type` the device sent, as far as it could be read (for the unrecognised alarm's text)."""
 
@@ -136,7 +136,7 @@ def decode(raw: RawMessage, max_payload_bytes: int, drivers: Mapping[str, Device
            context: Callable[[DeviceTopic], DecodeContext] | None = None) -> Decoded:
     """Validate topic, size, JSON, kind and schema. Registry checks come later, in the pipeline.
 
-    `drivers`: the kind -> driver table (the installed drivers; `devices.testing` passes one driver).
+    `drivers`: the kind -> driver table (the installed drivers; `testkit.drivers` passes one driver).
     `context`: the sending device's time zone and type aliases, asked only for a device's event or telemetry.
     Unmistakable deviations from the contract are repaired and listed (`gateway.tolerance`)."""
     topic = parse_device_topic(raw.topic)

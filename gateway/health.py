@@ -8,9 +8,9 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from anju.config import HealthSettings
 from devices import DRIVERS
-from rules.durations import parse_duration
+from kernel.config import HealthSettings
+from kernel.durations import parse_duration
 
 UNKNOWN_KIND_TIMEOUT = timedelta(minutes=10)
 

@@ -20,13 +20,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from anju.config import MqttSettings
-from anju.mqtt import parse_broker_url, set_nodelay
-from anju.timeutil import utcnow
-from anju.topics import subscription_filters
 from gateway.decode import RawMessage
 from gateway.inbox import Inbox, is_urgent
-from gateway.metrics import GatewayMetrics
+from kernel.config import MqttSettings
+from kernel.metrics import GatewayMetrics
+from kernel.mqtt import parse_broker_url, set_nodelay
+from kernel.timeutil import utcnow
+from kernel.topics import subscription_filters
 
 log = logging.getLogger(__name__)
 

@@ -17,15 +17,19 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.config import GatewaySettings, HealthSettings
-from anju.db.models import Event
-from anju.siteconfig import DeviceConfig
-from anju.topics import DeviceTopic, parse_device_topic
 from devices.base import Capture
 from gateway import snapshots, store
 from gateway.decode import NO_CONTEXT, DecodeContext, DeviceMessage, RawMessage, Rejection, StatusMessage, decode
-from gateway.metrics import GatewayMetrics
-from gateway.observations import (
+from gateway.quarantine import LogLimiter, RejectionBudget
+from gateway.registry import DeviceRegistry, SiteContext, register_device
+from gateway.timeseries import ReadingRow, ReadingStore, SqlReadingStore
+from gateway.tolerance import Deviation
+from kernel.config import GatewaySettings, HealthSettings
+from kernel.db.models import Event
+from kernel.deviceinfo import DeviceInfo
+from kernel.durations import parse_duration
+from kernel.metrics import GatewayMetrics
+from kernel.observations import (
     BATTERY_CRITICAL,
     BATTERY_LOW,
     DEVICE_FAULT,
@@ -36,12 +40,10 @@ from gateway.observations import (
     MESSAGES_REJECTED,
     UNRECOGNISED_ALARM,
     Observation,
+    PendingRead,
 )
-from gateway.quarantine import LogLimiter, RejectionBudget
-from gateway.registry import DeviceInfo, DeviceRegistry, SiteContext, register_device
-from gateway.timeseries import ReadingRow, ReadingStore, SqlReadingStore
-from gateway.tolerance import Deviation
-from rules.durations import parse_duration
+from kernel.siteconfig import DeviceConfig
+from kernel.topics import DeviceTopic, parse_device_topic
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +269,7 @@ class Pipeline:
         return info
 
     def _auto_register(self, session: Session, site: str, kind: str, device_id: str) -> DeviceInfo | None:
-        from anju.db.models import Site
+        from kernel.db.models import Site
 
         if session.get(Site, site) is None:
             return None
@@ -402,7 +404,7 @@ class Pipeline:
         snapshot_id = snapshots.store(session, info.site, info.id, obs.received_at, content, task)
         data["snapshot_id"] = snapshot_id
         if task is not None:
-            obs.unread = snapshots.PendingRead(snapshot_id, task, content)
+            obs.unread = PendingRead(snapshot_id, task, content)
         return snapshot_id
 
     def _health_changes(self, info: DeviceInfo, battery: float | None, tamper: bool | None, fault_set: bool,

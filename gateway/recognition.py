@@ -22,13 +22,13 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.config import VisionSettings
-from anju.db.models import FaceEmbedding
-from anju.timeutil import utcnow
 from gateway import snapshots
-from gateway.metrics import GatewayMetrics
 from gateway.mqtt_hub import HubUnavailable, MqttHub
-from gateway.observations import Observation
+from kernel.config import VisionSettings
+from kernel.db.models import FaceEmbedding
+from kernel.metrics import GatewayMetrics
+from kernel.observations import Observation
+from kernel.timeutil import utcnow
 from vision.enrolment import load_gallery
 from vision.faces import Gallery
 from vision.worker import ReadResult, RecognitionPool

@@ -11,20 +11,20 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
-from sys import intern
+from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, EscalationLevel, Grid, PatrolTeam, Person, Site
-from anju.siteconfig import CommunityConfig, DeviceConfig, PersonConfig, SiteConfig
-from anju.timeutil import utcnow
 from devices import DRIVERS
 from gateway.health import OfflineTimeouts
+from kernel.db.models import Device, EscalationLevel, Grid, PatrolTeam, Person, Site
+from kernel.deviceinfo import DeviceInfo, normal_aliases
+from kernel.siteconfig import CommunityConfig, DeviceConfig, PersonConfig, SiteConfig
+from kernel.timeutil import utcnow
 
 NEGATIVE_CACHE_SECONDS = 5.0
 INSERT_CHUNK = 5000
@@ -34,48 +34,10 @@ DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
 """A site's time zone when it names none (the sites table's default)."""
 
 
-@dataclass(slots=True)
-class DeviceInfo:
-    id: str
-    site: str
-    kind: str
-    grid: str | None
-    zone: str | None
-    offline_timeout: timedelta
-    name: str | None = None
-    online: bool | None = None
-    last_seen: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    battery: float | None = None
-    tamper: bool = False
-    fault: str | None = None
-    segment: str | None = None
-    """The network segment (`attributes.segment`): outages are grouped per segment, else per site."""
-    type_aliases: dict[str, str] | None = None
-    """`attributes.type_aliases`: this device's own names for its kind's types (lower-case → canonical)."""
-
-    @classmethod
-    def from_row(cls, row: Device | Row[Any], timeouts: OfflineTimeouts | None = None) -> DeviceInfo:
-        """From a `Device`, or a row of `INFO_COLUMNS` (which has the same attribute names).
-
-        Site, kind, grid and zone are shared by thousands of devices, but the database driver returns a new
-        string for each row: interned, the registry of 100k devices holds 42 MB instead of 64 (`anju bench scale`).
-        """
-        timeout = (timeouts or DEFAULT_TIMEOUTS).for_device(row.kind, row.attributes)
-        segment = (row.attributes or {}).get("segment")
-        aliases = (row.attributes or {}).get("type_aliases")
-        return cls(row.id, intern(row.site_id), intern(row.kind), _intern(row.grid_id), _intern(row.zone), timeout,
-                   row.name, row.online, row.last_seen,
-                   battery=row.battery, tamper=bool(row.tamper), fault=row.fault,
-                   segment=str(segment) if segment not in (None, "") else None,
-                   type_aliases=_aliases(aliases))
-
-
-def _aliases(value: Any) -> dict[str, str] | None:
-    """Stored aliases, as matched (lower-case keys); anything malformed is ignored (it was checked when set)."""
-    if not isinstance(value, dict) or not value:
-        return None
-    return {str(k).strip().lower(): v for k, v in value.items() if isinstance(v, str)}
+def device_info(row: Device | Row[Any], timeouts: OfflineTimeouts | None = None) -> DeviceInfo:
+    """A `DeviceInfo` from a `Device` or a row of `INFO_COLUMNS`, with its offline deadline from `timeouts`
+    (the settings' per-kind and per-device rules, else the driver's)."""
+    return DeviceInfo.from_row(row, (timeouts or DEFAULT_TIMEOUTS).for_device(row.kind, row.attributes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +51,6 @@ class SiteContext:
 
 SITE_CONTEXT_SECONDS = 30.0
 """How long a site's context is cached: an API change of a site's time zone or aliases applies within this."""
-
-
-def _intern(value: str | None) -> str | None:
-    return None if value is None else intern(value)
 
 
 INFO_COLUMNS = (Device.id, Device.site_id, Device.kind, Device.grid_id, Device.zone, Device.name, Device.online,
@@ -127,7 +85,7 @@ class DeviceRegistry:
         if row is not None:
             with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
                 zone = ZoneInfo(row.timezone or DEFAULT_ZONE.key)
-            aliases = {k: a for k, v in (row.type_aliases or {}).items() if (a := _aliases(v))}
+            aliases = {k: a for k, v in (row.type_aliases or {}).items() if (a := normal_aliases(v))}
         context = SiteContext(zone, aliases)
         self._sites[site_id] = (now, context)
         return context
@@ -139,7 +97,7 @@ class DeviceRegistry:
         location, readings, identity map) for 100k devices took 3.4 s of each start, now 1.8 s (`anju bench scale`).
         """
         rows = session.execute(select(*INFO_COLUMNS))
-        infos = [DeviceInfo.from_row(row, self.timeouts) for row in rows]
+        infos = [device_info(row, self.timeouts) for row in rows]
         with self._lock:
             self._devices = {info.id: info for info in infos}
             self._unknown.clear()
@@ -156,7 +114,7 @@ class DeviceRegistry:
             if row is None:
                 self._unknown[device_id] = time.monotonic()
                 return None
-            info = DeviceInfo.from_row(row, self.timeouts)
+            info = device_info(row, self.timeouts)
             self._devices[device_id] = info
             return info
 
@@ -199,6 +157,24 @@ def register_device(session: Session, site: str, config: DeviceConfig) -> Device
 def _check_kind(config: DeviceConfig) -> None:
     if config.kind not in DRIVERS:
         raise ValueError(f"device {config.id}: unknown kind {config.kind!r} (known: {sorted(DRIVERS)})")
+    if "type_aliases" in config.attributes:
+        try:
+            DRIVERS[config.kind].check_aliases(config.attributes["type_aliases"])
+        except ValueError as exc:
+            raise ValueError(f"device {config.id}: attributes.type_aliases: {exc}") from None
+
+
+def check_site_aliases(site: SiteConfig) -> None:
+    """A site's `type_aliases` against the drivers: known kinds, known target types, no canonical type re-mapped
+    (`press: cancel` would silence every SOS: the safety floor). Raises ValueError with the reason."""
+    for kind, mapping in site.type_aliases.items():
+        driver = DRIVERS.get(kind)
+        if driver is None:
+            raise ValueError(f"site {site.id}: type_aliases: unknown kind {kind!r} (known: {sorted(DRIVERS)})")
+        try:
+            driver.check_aliases(mapping)
+        except ValueError as exc:
+            raise ValueError(f"site {site.id}: type_aliases.{kind}: {exc}") from None
 
 
 def apply_site_config(session: Session, community: CommunityConfig) -> int:
@@ -211,6 +187,7 @@ def apply_site_config(session: Session, community: CommunityConfig) -> int:
     # Every registered device's site: a file may not move a device from one site to another.
     site_of: dict[str, str] = {d: s for d, s in session.execute(select(Device.id, Device.site_id))}
     for site in community.sites:
+        check_site_aliases(site)
         site_row = session.get(Site, site.id) or Site(id=site.id)
         site_row.name, site_row.timezone, site_row.address = site.name, site.timezone, site.address
         site_row.type_aliases = site.type_aliases or None

@@ -10,22 +10,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from anju.config import Settings
-from anju.db import make_engine, migrate, session_factory
-from anju.db.models import Device
-from anju.siteconfig import load_site_config
-from anju.timeutil import utcnow
 from gateway import snapshots, store
 from gateway.decode import RawMessage
 from gateway.health import DeadlineTracker, OfflineTimeouts
 from gateway.inbox import BatchSizer, is_urgent
-from gateway.metrics import GatewayMetrics
 from gateway.mqtt_hub import MqttHub
-from gateway.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
 from gateway.pipeline import BatchResult, Pipeline, is_database_unavailable
 from gateway.recognition import SnapshotReader, resume_since
 from gateway.registry import DeviceRegistry, apply_site_config
 from gateway.timeseries import open_reading_store
+from kernel.config import Settings
+from kernel.db import make_engine, migrate, session_factory
+from kernel.db.models import Device
+from kernel.metrics import GatewayMetrics
+from kernel.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
+from kernel.siteconfig import load_site_config
+from kernel.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 

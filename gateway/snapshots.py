@@ -10,26 +10,16 @@ import base64
 import binascii
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, Event, Snapshot
+from kernel.db.models import Device, Event, Snapshot
 
 READ_TASKS = {"plate": "plate", "person_id": "face"}
 """A capture's missing result field → what the gateway reads from its picture."""
-
-
-@dataclass(slots=True)
-class PendingRead:
-    """A stored picture the gateway still has to read (handed to vision after the commit)."""
-
-    snapshot_id: int
-    task: str
-    content: bytes
 
 
 def media_type(content: bytes) -> str:

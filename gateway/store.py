@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from anju.db.engine import prebuilt
-from anju.db.models import DeadLetter, Device, DeviceDeviation, Event, ProcessedMessage, Reading, UtcDateTime
+from kernel.db.engine import prebuilt
+from kernel.db.models import DeadLetter, Device, DeviceDeviation, Event, ProcessedMessage, Reading, UtcDateTime
 
 DEAD_LETTER_PAYLOAD_LIMIT = 4096
 

@@ -8,7 +8,7 @@ as a `Deviation` on the message: it is stored on the event, counted per device
 and reason, and shown to the integrator, who still has a firmware bug to chase.
 What is *not* unmistakable (an unknown type, a cause nobody defined) is still
 refused; for the safety kinds that refusal also raises an alert
-(`gateway.observations.UNRECOGNISED_ALARM`).
+(`kernel.observations.UNRECOGNISED_ALARM`).
 
 Pure functions, no I/O: they run inside `gateway.decode`.
 """

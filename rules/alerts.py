@@ -17,12 +17,11 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from anju.db.engine import prebuilt
-from anju.db.models import Alert, AlertChangeRow, AlertHistory
-from anju.db.notify import notify_after_commit
+from kernel.db.engine import prebuilt
+from kernel.db.models import Alert, AlertChangeRow, AlertHistory
+from kernel.db.notify import notify_after_commit
+from kernel.vocabulary import SEVERITIES
 
-SEVERITIES = ("critical", "major", "minor", "warning")
-STATES = ("open", "acknowledged", "resolved")
 CRITICAL_REMINDER = timedelta(minutes=15)
 """How soon an acknowledged but unresolved critical alert is announced again."""
 MAX_EVIDENCE = 20
@@ -142,7 +141,7 @@ def announce(session: Session, action: str, alert: Alert, at: datetime) -> Alert
     seq = session.connection().scalar(_CHANGE_INSERT, {
         "alert_id": alert.id, "site_id": alert.site_id, "grid_id": alert.grid_id, "audience": alert.audience,
         "action": action, "at": at, "alert": body})
-    notify_after_commit(session)  # other processes' live streams read the journal at once (anju/db/notify.py)
+    notify_after_commit(session)  # other processes' live streams read the journal at once (kernel/db/notify.py)
     return AlertChange(action, body, seq)
 
 

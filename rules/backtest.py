@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Alert, Device, Event, Reading, RuleTimer
 from devices.base import ReadingValue
-from gateway.observations import Observation
-from gateway.registry import DeviceInfo
+from gateway.registry import device_info
+from kernel.db.models import Alert, Device, Event, Reading, RuleTimer
+from kernel.observations import Observation
 from rules.engine import RuleEngine
 from rules.schema import Rule
 
@@ -41,7 +41,7 @@ class WouldFire:
 
 def _replay(session: Session, since: datetime, until: datetime) -> Iterator[Observation]:
     """Stored events and readings as observations, merged in time order."""
-    devices = {row.id: DeviceInfo.from_row(row) for row in session.scalars(select(Device))}
+    devices = {row.id: device_info(row) for row in session.scalars(select(Device))}
 
     def events() -> Iterator[tuple[datetime, int, Observation]]:
         stmt = select(Event).where(Event.ts >= since, Event.ts < until).order_by(Event.ts, Event.id)

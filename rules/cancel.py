@@ -21,8 +21,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Alert
-from gateway.observations import Observation
+from kernel.db.models import Alert
+from kernel.observations import Observation
+from kernel.vocabulary import OPEN_STATES
 from rules.alerts import AlertChange, announce, record_history
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ CANCEL = "cancel"
 PRESS = "press"
 ACTION = "cancelled_by_device"
 """The history action and the announced change's `action`."""
-OPEN_STATES = ("open", "acknowledged")
 
 
 def is_cancel(obs: Observation) -> bool:

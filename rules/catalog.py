@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from devices import DRIVERS
 from devices.base import Payload
-from gateway.observations import HEALTH_TYPES
+from kernel.observations import HEALTH_TYPES
 
 GATEWAY_TYPES: tuple[str, ...] = HEALTH_TYPES
 """Types the gateway itself observes for every kind (status and health transitions), not sent by devices."""

@@ -18,11 +18,12 @@ import orjson
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, Event, Person
-from anju.topics import alerts_topic
-from gateway.metrics import GatewayMetrics
-from gateway.observations import Observation
-from gateway.registry import DeviceInfo
+from gateway.registry import device_info
+from kernel.db.models import Device, Event, Person
+from kernel.deviceinfo import DeviceInfo
+from kernel.metrics import GatewayMetrics
+from kernel.observations import Observation
+from kernel.topics import alerts_topic
 from rules import cancel, floor, pack, timers
 from rules.alerts import AlertChange, AlertSpec, announced, raise_alert
 from rules.escalation import DEFAULT_REMINDER, escalate_due, notify
@@ -271,7 +272,7 @@ class RuleEngine:
             if cond.event.kind is not None:
                 stmt = stmt.where(Device.kind == cond.event.kind)
             for row in session.scalars(stmt):
-                info = DeviceInfo.from_row(row)
+                info = device_info(row)
                 if rule.scope is not None and not rule.scope.matches(info.site, info.grid, info.zone, info.kind,
                                                                      info.id):
                     continue
@@ -389,7 +390,7 @@ class RuleEngine:
         """Stored events of `site` (of one device, if given) matching `match` in (start, end] (with `after`:
         [start, end)), oldest first."""
         stmt = _events_in_window(site, match, start, end, after, device_id)
-        return [(event, DeviceInfo.from_row(device))
+        return [(event, device_info(device))
                 for event, device in session.execute(stmt.order_by(Event.ts, Event.id).limit(RECENT_LIMIT))
                 if match.matches(event.kind, event.type, event.data, self.watchlists)]
 
@@ -409,7 +410,7 @@ class RuleEngine:
         while offset < RECENT_LIMIT:
             rows = session.execute(stmt.limit(page).offset(offset)).all()
             for found, device in rows:
-                info = DeviceInfo.from_row(device)
+                info = device_info(device)
                 if match.matches(found.kind, found.type, found.data, self.watchlists) and accept(found, info):
                     return found, info
             if len(rows) < page:
@@ -512,7 +513,7 @@ class RuleEngine:
                 row = session.get(Device, timer.device_id)
                 if row is None:  # device deleted since the timer was armed
                     continue
-                obs = Observation(DeviceInfo.from_row(row), "timer", rule.condition_name, now, now,
+                obs = Observation(device_info(row), "timer", rule.condition_name, now, now,
                                   data=evidence.get("data", {}))
                 if isinstance(cond, Absence):  # still absent after another period: remind again (merged)
                     timers.arm(session, rule.id, timer.group_key, timer.device_id, now + cond.for_, now,
@@ -534,7 +535,7 @@ class RuleEngine:
         if row is None or not row.welfare_check:
             return None
         person = PersonInfo.from_row(row)
-        device = next((DeviceInfo.from_row(d) for b in person.buttons if (d := session.get(Device, b)) is not None),
+        device = next((device_info(d) for b in person.buttons if (d := session.get(Device, b)) is not None),
                       None)
         timers.arm(session, rule.id, person.id, _timer_device(person), now + cond.for_, now, timer.evidence,
                    extend=True)  # still not seen after another period: remind again (merged)

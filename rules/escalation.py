@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Alert
+from kernel.db.models import Alert
+from kernel.vocabulary import OPEN_STATES
 from rules.alerts import AlertChange, announce, record_history
 
 DEFAULT_REMINDER = timedelta(minutes=15)
@@ -52,7 +53,7 @@ def escalate_due(session: Session, now: datetime, chain: Chain,
     """
     due = session.scalars(
         select(Alert)
-        .where(Alert.state.in_(("open", "acknowledged")), Alert.escalate_at <= now)
+        .where(Alert.state.in_(OPEN_STATES), Alert.escalate_at <= now)
         .order_by(Alert.escalate_at)
         .limit(BATCH)
         .with_for_update(skip_locked=True)

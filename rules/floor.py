@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kernel.vocabulary import SEVERITIES
 from rules import yamlsource
 from rules.matchers import lookup
-from rules.schema import DAYS, SEVERITIES, EventMatch, Rule, RuleFile, Scope
+from rules.schema import DAYS, EventMatch, Rule, RuleFile, Scope
 
 log = logging.getLogger(__name__)
 

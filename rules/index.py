@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from gateway.observations import Observation
+from kernel.observations import Observation
 from rules.schema import Absence, Correlation, Count, Duration, EventMatch, Rule, Threshold
 
 CACHE_LIMIT = 65_536

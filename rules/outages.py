@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row, event, select
 from sqlalchemy.orm import Session
 
-from anju.config import GroupingSettings
-from anju.db.models import Alert, Device
-from gateway.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
+from kernel.config import GroupingSettings
+from kernel.db.models import Alert, Device
+from kernel.durations import parse_duration
+from kernel.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
 from rules.alerts import AlertChange, AlertSpec, fold, resolve
-from rules.durations import parse_duration
 
 if TYPE_CHECKING:
     from rules.engine import RuleEngine

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import RuleFileRow
+from kernel.db.models import RuleFileRow
 from rules import floor
 from rules.loader import RuleCheck, check_text
 from rules.schema import Rule

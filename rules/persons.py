@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Person
+from kernel.db.models import Person
 
 FACE_MATCH_MIN = 0.6
 """A face match below this similarity is not a sighting (`face-unknown-night` calls it a poor match)."""

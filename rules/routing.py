@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import EscalationLevel, Grid, PatrolTeam, Site
-from anju.siteconfig import CommunityConfig, DutyShift
-from rules.durations import parse_duration
+from kernel.db.models import EscalationLevel, Grid, PatrolTeam, Site
+from kernel.durations import parse_duration
+from kernel.siteconfig import CommunityConfig, DutyShift
 from rules.schema import Schedule
 
 

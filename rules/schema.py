@@ -28,14 +28,14 @@ from pydantic import (
     model_validator,
 )
 
+from kernel.durations import TimeSpan
+from kernel.vocabulary import Audience, Severity
 from rules import catalog
-from rules.durations import TimeSpan
 from rules.matchers import MISSING, FieldMatcher, Number, lookup
 
 ID_PATTERN = r"^[a-z0-9_-]{1,64}$"
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 """Sites, grids, zones and devices: the SPEC's topic-segment ids."""
-SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "warning")
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 GROUP_KEYS: tuple[str, ...] = ("device", "zone", "grid", "site")
@@ -48,8 +48,6 @@ _FIELD_KEY = re.compile(r"field:([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})")
 _PLACEHOLDER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
-Severity = Literal["critical", "major", "minor", "warning"]
-Audience = Literal["patrol", "maintenance"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Silence
+from kernel.db.models import Silence
 from rules import floor
 from rules.alerts import AlertError, AlertSpec
 from rules.schema import Rule

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from anju.db.engine import prebuilt
-from anju.db.models import RuleTimer
+from kernel.db.engine import prebuilt
+from kernel.db.models import RuleTimer
 
 CLAIM_BATCH = 200
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from anju.db.engine import upsert_insert
-from anju.db.models import WatchlistEntry
+from kernel.db.engine import upsert_insert
+from kernel.db.models import WatchlistEntry
 
 
 def load_watchlists(session: Session) -> dict[str, set[str]]:

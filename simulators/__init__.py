@@ -11,7 +11,7 @@ Building blocks, from the wire up:
 
 from __future__ import annotations
 
-from anju.mqtt import BrokerSettings, parse_broker_url
+from kernel.mqtt import BrokerSettings, parse_broker_url
 from simulators.connection import BrokerUnavailable, MqttConnection
 from simulators.device import DeviceOffline, SimulatedDevice
 from simulators.faults import FAULT_CLASSES, InjectedFault

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
-from anju.mqtt import BrokerSettings
+from kernel.mqtt import BrokerSettings
 from simulators.netloop import NetLoop
 from simulators.report import Label
 

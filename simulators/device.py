@@ -15,8 +15,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from anju.mqtt import BrokerSettings
-from anju.topics import STATUS_OFFLINE, STATUS_ONLINE, device_topic
+from kernel.mqtt import BrokerSettings
+from kernel.topics import STATUS_OFFLINE, STATUS_ONLINE, device_topic
 from simulators.connection import MqttConnection, PublishListener
 from simulators.kinds import KindModel, make_model
 from simulators.messages import Message, MsgIdFactory, encode_payload, epoch_ms

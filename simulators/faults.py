@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from anju.topics import PREFIX, device_topic
+from kernel.topics import PREFIX, device_topic
 from simulators.device import SimulatedDevice
 from simulators.kinds import ElderButtonModel
 from simulators.messages import MAX_PAYLOAD_BYTES, MsgIdFactory, encode_payload, epoch_ms

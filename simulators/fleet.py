@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from anju.mqtt import BrokerSettings
+from kernel.mqtt import BrokerSettings
 from simulators import faults
 from simulators.connection import BrokerUnavailable, MqttConnection
 from simulators.device import DeviceOffline, SimulatedDevice

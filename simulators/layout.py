@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from anju.siteconfig import DeviceConfig, SiteConfig
 from devices import KINDS
+from kernel.siteconfig import DeviceConfig, SiteConfig
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from anju.mqtt import BrokerSettings
-from anju.topics import device_topic
 from devices import KINDS
+from kernel.mqtt import BrokerSettings
+from kernel.topics import device_topic
 from simulators.connection import MqttConnection
 from simulators.device import EVENT_QOS, TELEMETRY_QOS
 from simulators.kinds import (

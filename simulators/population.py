@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from anju.siteconfig import PersonConfig
+from kernel.siteconfig import PersonConfig
 from simulators.layout import Courtyard, Layout
 from simulators.plates import local_plate
 

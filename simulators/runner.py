@@ -12,8 +12,8 @@ import logging
 import threading
 from pathlib import Path
 
-from anju.mqtt import parse_broker_url
-from anju.siteconfig import SiteConfig, load_site_config, sample_community_path
+from kernel.mqtt import parse_broker_url
+from kernel.siteconfig import SiteConfig, load_site_config, sample_community_path
 from simulators.clock import Scheduler, clock_text, run_realtime
 from simulators.fleet import LiveFleet, Record, RecordingFleet
 from simulators.load import run_load

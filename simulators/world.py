@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from anju.siteconfig import SiteConfig
+from kernel.siteconfig import SiteConfig
 from simulators.kinds import KindModel, make_model
 from simulators.layout import Layout
 from simulators.messages import Message

@@ -20,16 +20,16 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.bench.mosquitto import ManagedMosquitto, free_port
-from anju.config import Settings, load_settings
-from anju.db import make_engine, migrate, session_factory
-from anju.mqtt import forget_session
 from anju.runtime import Runtime, presenter
 from api.app import create_app
 from gateway.embedded_broker import EmbeddedBroker
 from gateway.service import Gateway
+from kernel.config import Settings, load_settings
+from kernel.db import make_engine, migrate, session_factory
+from kernel.mqtt import forget_session
 from rules.engine import RuleEngine
 from tests.helpers import ApiServer, Publisher, clear_retained, make_site
+from tools.bench.mosquitto import ManagedMosquitto, free_port
 
 MQTT_URL = os.environ.get("ANJU_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 PG_URL = os.environ.get("ANJU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -20,8 +20,8 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Event
-from anju.mqtt import plain_client
+from kernel.db.models import Event
+from kernel.mqtt import plain_client
 
 T = TypeVar("T")
 
@@ -142,8 +142,8 @@ class ApiServer:
     def __init__(self, app: Any, admin_token: str) -> None:
         import uvicorn
 
-        from anju.bench.mosquitto import free_port
         from api.serve import uvicorn_config
+        from tools.bench.mosquitto import free_port
 
         self.app = app
         self.admin_token = admin_token
@@ -267,7 +267,7 @@ class GatewayProcess:
     def __init__(self, broker: str, db: str, site_file: Path, client_id: str, log: Path,
                  **env: str) -> None:
         """`env`: further settings, e.g. `ANJU_MQTT__SHARED_GROUP="anju"` for a worker of a scaled-out set."""
-        from anju.bench.mosquitto import free_port
+        from tools.bench.mosquitto import free_port
 
         self.port = free_port()
         self.env = {**os.environ, "ANJU_MQTT__URL": broker, "ANJU_MQTT__CLIENT_ID": client_id, "ANJU_DB__URL": db,

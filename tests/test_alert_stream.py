@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db.models import AlertChangeRow
-from anju.timeutil import utcnow
 from api import stream
 from api.auth import Principal, Role
 from api.stream import AlertStreamHub
+from kernel.db.models import AlertChangeRow
+from kernel.timeutil import utcnow
 
 
 def journal(sessions: object, *ids: int) -> None:

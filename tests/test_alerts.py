@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db import make_engine, migrate, session_factory
-from anju.db.models import Alert
+from kernel.db import make_engine, migrate, session_factory
+from kernel.db.models import Alert
 from rules.alerts import AlertError, AlertSpec, acknowledge, history, raise_alert, resolve
 from rules.escalation import escalate_due
 from rules.routing import DEFAULT_CHAIN, Routing
@@ -130,7 +130,7 @@ def test_escalation_climbs_the_chain_until_acknowledged_then_reminds(sessions: s
 
 
 def test_nobody_on_duty_at_the_grid_goes_straight_to_the_community(sessions: sessionmaker[Session]) -> None:
-    from anju.siteconfig import CommunityConfig
+    from kernel.siteconfig import CommunityConfig
     from rules.escalation import notify
 
     community = CommunityConfig.model_validate({"sites": [{

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from anju.timeutil import utcnow
+from kernel.timeutil import utcnow
 from tests.helpers import ApiServer, Publisher, wait_for
 from tests.test_api_sites import assert_forbidden
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from anju.timeutil import utcnow
+from kernel.timeutil import utcnow
 from tests.helpers import ApiServer
 from tests.test_api_sites import assert_forbidden
 

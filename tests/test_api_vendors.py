@@ -50,7 +50,7 @@ def test_hikvision_events_reach_rules_and_alerts(make_api: Callable[..., ApiServ
             assert count_events(session, device_id="cam1", type="plate") == 2
             from sqlalchemy import select
 
-            from anju.db.models import Event, Snapshot
+            from kernel.db.models import Event, Snapshot
             stored = session.scalars(select(Event).where(Event.msg_id == posted.json()["events"][0])).one()
             assert "snapshot" not in stored.data  # the picture is kept apart, and expires (docs/privacy.md)
             picture = session.get(Snapshot, stored.data["snapshot_id"])

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from anju.db.models import Alert, Event, RuleTimer
-from anju.timeutil import utcnow
+from kernel.db.models import Alert, Event, RuleTimer
+from kernel.timeutil import utcnow
 from rules.backtest import run_backtest
 from rules.engine import builtin_rules_path
 from rules.loader import load_rule_files

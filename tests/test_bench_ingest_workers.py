@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from anju.bench.ingest import check_workers_database, parse_worker_counts, run_workers_bench
-from anju.bench.mosquitto import ManagedMosquitto
 from tests.conftest import unavailable
+from tools.bench.ingest import check_workers_database, parse_worker_counts, run_workers_bench
+from tools.bench.mosquitto import ManagedMosquitto
 
 pytestmark = [pytest.mark.broker, pytest.mark.postgres, pytest.mark.timeout(120)]
 

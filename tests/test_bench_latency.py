@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from anju.bench.latency import run_latency_bench
-from anju.bench.mosquitto import ManagedMosquitto
+from tools.bench.latency import run_latency_bench
+from tools.bench.mosquitto import ManagedMosquitto
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(180),
               pytest.mark.skipif(not ManagedMosquitto.available(), reason="needs the mosquitto binary")]

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anju.bench.scale import ScaleResult, rule_file_data, run_scale_bench, site_file_data, traffic
-from anju.db import make_engine, migrate, session_factory
-from anju.db.models import Device, Site
-from anju.siteconfig import CommunityConfig
-from anju.timeutil import utcnow
+from kernel.db import make_engine, migrate, session_factory
+from kernel.db.models import Device, Site
+from kernel.siteconfig import CommunityConfig
+from kernel.timeutil import utcnow
 from rules.loader import check_text
+from tools.bench.scale import ScaleResult, rule_file_data, run_scale_bench, site_file_data, traffic
 
 
 def test_generated_district_and_rules_are_valid() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from anju.bench.vision import lower_bound, upper_bound
 from tests.conftest import unavailable
+from tools.bench.vision import lower_bound, upper_bound
 from vision.evalset import EvalSetMissing, _extract_test_images, face_identity, face_set, plate_set
 
 PLATE_FLOOR = 14

@@ -27,8 +27,13 @@ import yaml
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from anju.bench.mosquitto import ManagedMosquitto, free_port
-from anju.brokerconfig import (
+from anju.cli import app
+from kernel.db.models import DeadLetter, Event
+from kernel.mqtt import parse_broker_url
+from tests.conftest import GatewayFactory, unavailable
+from tests.helpers import count_events, make_site, wait_for
+from tools.bench.mosquitto import ManagedMosquitto, free_port
+from tools.brokerconfig import (
     ACL,
     CONF,
     CREDENTIALS,
@@ -39,11 +44,6 @@ from anju.brokerconfig import (
     hash_password,
     verify_password,
 )
-from anju.cli import app
-from anju.db.models import DeadLetter, Event
-from anju.mqtt import parse_broker_url
-from tests.conftest import GatewayFactory, unavailable
-from tests.helpers import count_events, make_site, wait_for
 
 pytestmark = [pytest.mark.broker]
 

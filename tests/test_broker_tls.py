@@ -25,13 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
-from anju.bench.mosquitto import ManagedMosquitto, free_port
-from anju.config import load_settings
-from anju.db.models import Event
-from anju.topics import device_topic
 from gateway.service import Gateway
+from kernel.config import load_settings
+from kernel.db.models import Event
+from kernel.topics import device_topic
 from tests.conftest import unavailable
 from tests.helpers import wait_for
+from tools.bench.mosquitto import ManagedMosquitto, free_port
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

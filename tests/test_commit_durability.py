@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from anju.timeutil import utcnow
 from gateway.decode import RawMessage
-from gateway.observations import Observation
+from kernel.observations import Observation
+from kernel.timeutil import utcnow
 from tests.conftest import GatewayFactory
 
 pytestmark = [pytest.mark.postgres]

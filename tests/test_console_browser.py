@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from anju.siteconfig import sample_community_path
+from kernel.siteconfig import sample_community_path
 from tests.conftest import serving_api, unavailable
 from tests.helpers import ApiServer, clear_retained, wait_for
 

@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from websockets.sync.client import connect
 
-from anju.db.models import Alert, AlertChangeRow, Device, Event, Person, Snapshot
-from anju.timeutil import utcnow
 from api.jsonsafe import MAX_RENDER_DEPTH, TOO_DEEP
+from kernel.db.models import Alert, AlertChangeRow, Device, Event, Person, Snapshot
+from kernel.timeutil import utcnow
 from tests.conftest import ADMIN_TOKEN, serving_api
 from tests.helpers import ApiServer, Publisher, Subscriber, wait_for
 from tests.hikvision_payloads import jpeg
@@ -365,7 +365,7 @@ def test_a_login_link_works_once_and_never_for_a_revoked_or_expired_one(make_api
                                                                        mosquitto_url: str, db_url: str) -> None:
     """The code of a one-time login link gives its token once; not after expiry, nor once the token is revoked;
     wrong codes count towards the address's limit like wrong tokens."""
-    from anju.db.models import LoginLink
+    from kernel.db.models import LoginLink
 
     api = make_api(mosquitto_url, db_url)
 

@@ -20,11 +20,11 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from anju.bench.mosquitto import ManagedMosquitto
-from anju.db.models import DeadLetter
-from anju.mqtt import plain_client
+from kernel.db.models import DeadLetter
+from kernel.mqtt import plain_client
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, Subscriber, make_site, wait_for
+from tools.bench.mosquitto import ManagedMosquitto
 
 pytestmark = [pytest.mark.broker]
 

@@ -22,9 +22,9 @@ from sqlalchemy import func, select, update
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from anju.db.models import Alert, AlertChangeRow, ApiToken, Device, Event
-from anju.timeutil import utcnow
 from api import stream
+from kernel.db.models import Alert, AlertChangeRow, ApiToken, Device, Event
+from kernel.timeutil import utcnow
 from tests.helpers import ApiServer, Publisher, wait_for
 
 pytestmark = [pytest.mark.broker]

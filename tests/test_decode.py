@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anju.topics import parse_device_topic, subscription_filters
 from devices import DRIVERS
 from gateway.decode import DeviceMessage, RawMessage, Rejection, StatusMessage, decode
+from kernel.topics import parse_device_topic, subscription_filters
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 LIMIT = 256 * 1024

@@ -12,8 +12,8 @@ import threading
 import httpx
 import pytest
 
-from anju.bench.mosquitto import free_port
 from tests.helpers import Publisher, wait_for
+from tools.bench.mosquitto import free_port
 
 
 class Demo:
@@ -106,7 +106,7 @@ def test_demo_without_simulators_takes_a_press_to_the_patrol_login_it_prints() -
 
 
 def _first_elder_button() -> str:
-    from anju.siteconfig import load_site_config, sample_community_path
+    from kernel.siteconfig import load_site_config, sample_community_path
 
     community = load_site_config(sample_community_path())
     return next(d.id for d in community.sites[0].devices if d.kind == "elder_button")

@@ -21,10 +21,10 @@ import yaml
 from sqlalchemy import select
 
 import devices
-from anju.db.models import Event
 from devices.base import DeviceDriver
-from devices.testing import assert_canonical, assert_rejected, feed, load_payloads
+from kernel.db.models import Event
 from rules import catalog
+from testkit.drivers import assert_canonical, assert_rejected, feed, load_payloads
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, make_site, wait_for
 from tests.test_rules_e2e import alerts_by_rule
@@ -206,7 +206,7 @@ def test_acme_lpr_of_a_blacklisted_plate_raises_the_blacklist_alert(
         plugins: Path, make_gateway: GatewayFactory, mosquitto_url: str, sqlite_url: str, site_id: str) -> None:
     """docs/integrators.md, step 6: with broken driver packages installed next to it, the gateway starts,
     processes the other devices, and the ACME camera's own LPR payload raises `plate-blacklist`."""
-    from anju.timeutil import utcnow
+    from kernel.timeutil import utcnow
     from rules.watchlists import add_entry
     from simulators import SimulatedDevice
     from simulators.kinds import make_model
@@ -233,7 +233,7 @@ def test_acme_lpr_of_a_blacklisted_plate_raises_the_blacklist_alert(
     assert alert.device_id == "acme1" and alert.kind == "plate_camera"
     assert alert.evidence[0]["data"]["plate"] == "辽E12345" and alert.evidence[0]["data"]["vendor"]["conf"] == 93
     # the simulated ACME camera (the driver's own simulator) speaks the vendor format over MQTT too
-    from anju.mqtt import parse_broker_url
+    from kernel.mqtt import parse_broker_url
 
     cam = SimulatedDevice(site_id, "acme_camera", "acme1", parse_broker_url(mosquitto_url),
                           model=make_model("acme_camera"))

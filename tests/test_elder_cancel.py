@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from websockets.sync.client import connect
 
-from anju.db import make_engine, migrate, session_factory
-from anju.db.models import Alert
+from kernel.db import make_engine, migrate, session_factory
+from kernel.db.models import Alert
 from rules.alerts import acknowledge, history, resolve
 from rules.cancel import ACTION
 from rules.engine import RuleEngine

@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import func, make_url, select
 from websockets.exceptions import ConnectionClosed
 
-from anju.bench.mosquitto import ManagedMosquitto
-from anju.db import make_engine, session_factory
-from anju.db.models import Alert, Event
-from anju.mqtt import forget_session
+from kernel.db import make_engine, session_factory
+from kernel.db.models import Alert, Event
+from kernel.mqtt import forget_session
 from tests.conftest import GatewayFactory, unavailable
 from tests.helpers import ApiServer, GatewayProcess, Publisher, TcpProxy, wait_for
+from tools.bench.mosquitto import ManagedMosquitto
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(240)]
 PRESSES = 1000

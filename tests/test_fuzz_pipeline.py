@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from anju.db.models import Alert, DeadLetter, Event
-from anju.timeutil import utcnow
 from devices import DRIVERS
 from gateway.decode import RawMessage
+from kernel.db.models import Alert, DeadLetter, Event
+from kernel.timeutil import utcnow
 
 DEVICES = {"eb1": "elder_button", "gate1": "access_gate", "cam1": "plate_camera", "face1": "face_camera",
            "fence1": "fence"}

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import DeadLetter, Device, Event, Reading
+from kernel.db.models import DeadLetter, Device, Event, Reading
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, count_events, wait_for
 
@@ -140,7 +140,7 @@ def test_status_and_will_set_online_and_offline(make_gateway: GatewayFactory, br
         wait_for(lambda: s.get(Device, "gate1", populate_existing=True).online is True, what="online")
 
     # A device that dies: its will (retained "offline") is published by the broker.
-    from anju.mqtt import plain_client
+    from kernel.mqtt import plain_client
 
     dying, addr = plain_client(broker_url, "face1", "face1")
     dying.will_set(publisher.topic("face_camera", "face1", "status"), "offline", qos=1, retain=True)

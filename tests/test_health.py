@@ -14,10 +14,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from anju.db.models import Alert, Device, Event
-from anju.mqtt import parse_broker_url
-from anju.timeutil import utcnow
 from gateway.service import Gateway
+from kernel.db.models import Alert, Device, Event
+from kernel.mqtt import parse_broker_url
+from kernel.timeutil import utcnow
 from simulators.device import SimulatedDevice
 from tests.conftest import GatewayFactory, serving_api
 from tests.helpers import Subscriber, clear_retained, make_site, wait_for
@@ -295,7 +295,7 @@ def test_availability_of_a_device_offline_for_a_known_span(mosquitto_url: str, s
 def test_misspelt_health_settings_are_errors() -> None:
     from pydantic import ValidationError
 
-    from anju.config import load_settings
+    from kernel.config import load_settings
 
     for bad in ({"ofline_timeouts": {}}, {"offline_timeouts": {"elder_buton": "3m"}},
                 {"offline_timeouts": {"fence": "3 min"}}, {"grouping": {"windw": "30s"}},

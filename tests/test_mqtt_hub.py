@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from anju.bench.mosquitto import ManagedMosquitto
-from anju.db.models import Event
+from kernel.db.models import Event
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, count_events, wait_for
+from tools.bench.mosquitto import ManagedMosquitto
 
 pytestmark = [pytest.mark.broker]
 

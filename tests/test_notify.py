@@ -1,11 +1,11 @@
-"""LISTEN/NOTIFY wake-ups between processes (anju/db/notify.py), on the real PostgreSQL."""
+"""LISTEN/NOTIFY wake-ups between processes (kernel/db/notify.py), on the real PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
 
-from anju.db import make_engine, session_factory
-from anju.db.notify import listener_for, notify_after_commit
+from kernel.db import make_engine, session_factory
+from kernel.db.notify import listener_for, notify_after_commit
 from tests.helpers import wait_for
 
 

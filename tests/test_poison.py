@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Alert, DeadLetter, Event
-from anju.timeutil import utcnow
 from gateway import pipeline as pipeline_module
 from gateway.decode import RawMessage
-from gateway.observations import Observation
+from kernel.db.models import Alert, DeadLetter, Event
+from kernel.observations import Observation
+from kernel.timeutil import utcnow
 
 
 @pytest.fixture

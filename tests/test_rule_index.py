@@ -13,14 +13,14 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
-from anju.bench.scale import push_messages, rule_file_data, site_file_data, traffic
-from anju.config import load_settings
-from anju.db.models import Alert, RuleTimer
 from gateway.service import Gateway
+from kernel.config import load_settings
+from kernel.db.models import Alert, RuleTimer
 from rules.engine import RuleEngine, builtin_rules_path
 from rules.index import NO_METRICS, RuleIndex, reach
 from rules.loader import check_text, load_rule_files
 from rules.schema import Rule
+from tools.bench.scale import push_messages, rule_file_data, site_file_data, traffic
 
 
 def rules_from(text: str) -> list[Rule]:

@@ -20,10 +20,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from anju.db.models import Alert
-from anju.siteconfig import load_site_config, sample_community_path
-from anju.timeutil import utcnow
 from gateway.service import Gateway
+from kernel.db.models import Alert
+from kernel.siteconfig import load_site_config, sample_community_path
+from kernel.timeutil import utcnow
 from rules.engine import RuleEngine, builtin_rules_path
 from rules.loader import load_rule_files
 from rules.watchlists import add_entry, load_watchlists

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from anju.db.models import Alert, RuleTimer
+from kernel.db.models import Alert, RuleTimer
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, wait_for
 

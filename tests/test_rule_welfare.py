@@ -14,9 +14,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from anju.db.models import Alert, Person, RuleTimer
-from anju.siteconfig import PersonConfig
 from gateway.registry import apply_person
+from kernel.db.models import Alert, Person, RuleTimer
+from kernel.siteconfig import PersonConfig
 from rules.engine import NOT_SEEN, RuleEngine
 from rules.loader import load_rule_files
 from tests.conftest import GatewayFactory

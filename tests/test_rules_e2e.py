@@ -9,9 +9,9 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from anju.db.models import Alert, Event
-from anju.timeutil import utcnow
 from gateway.decode import RawMessage
+from kernel.db.models import Alert, Event
+from kernel.timeutil import utcnow
 from rules.engine import RuleEngine
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, Subscriber, wait_for
@@ -168,7 +168,7 @@ def test_silence_mutes_a_gate_but_never_an_sos(make_gateway: GatewayFactory, mos
                                                site_id: str) -> None:
     from datetime import timedelta
 
-    from anju.timeutil import utcnow
+    from kernel.timeutil import utcnow
     from rules.silences import SilenceRefused, create_silence
 
     gw = make_gateway(mosquitto_url, db_url, rules=True)
@@ -202,7 +202,7 @@ def test_silence_mutes_a_gate_but_never_an_sos(make_gateway: GatewayFactory, mos
 
 def test_blacklisted_plate_from_the_database_watchlist(make_gateway: GatewayFactory, mosquitto_url: str,
                                                        db_url: str, site_id: str) -> None:
-    from anju.timeutil import utcnow
+    from kernel.timeutil import utcnow
     from rules.watchlists import add_entry
 
     gw = make_gateway(mosquitto_url, db_url, rules=True, start=False)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from kernel.durations import format_duration, parse_duration
 from rules.check import main as check_main
-from rules.durations import format_duration, parse_duration
 from rules.loader import (
     RuleError,
     RuleFileError,

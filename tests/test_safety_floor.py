@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db.models import Alert
-from gateway.observations import MESSAGES_REJECTED, UNRECOGNISED_ALARM, Observation
-from gateway.registry import DeviceInfo
+from kernel.db.models import Alert
+from kernel.deviceinfo import DeviceInfo
+from kernel.observations import MESSAGES_REJECTED, UNRECOGNISED_ALARM, Observation
 from rules import floor, pack
 from rules.alerts import AlertChange
 from rules.check import main as check_main

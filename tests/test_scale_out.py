@@ -24,12 +24,12 @@ import yaml
 from sqlalchemy import func, select
 from websockets.sync.client import connect as ws_connect
 
-from anju.bench.mosquitto import ManagedMosquitto
-from anju.db import make_engine, session_factory
-from anju.db.models import Alert, AlertHistory, Event
-from anju.mqtt import forget_session
-from anju.topics import alerts_topic
+from kernel.db import make_engine, session_factory
+from kernel.db.models import Alert, AlertHistory, Event
+from kernel.mqtt import forget_session
+from kernel.topics import alerts_topic
 from tests.helpers import GatewayProcess, Publisher, Subscriber, wait_for
+from tools.bench.mosquitto import ManagedMosquitto
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 BUTTONS = 30

@@ -20,10 +20,9 @@ from typing import Any
 
 import pytest
 
-from anju.bench.mosquitto import free_port
-from anju.siteconfig import ID_PATTERN, load_site_config, sample_community_path
-from anju.topics import device_topic, parse_device_topic
 from gateway.decode import DeviceMessage, RawMessage, Rejection, decode
+from kernel.siteconfig import ID_PATTERN, load_site_config, sample_community_path
+from kernel.topics import device_topic, parse_device_topic
 from simulators import (
     FAULT_CLASSES,
     SCENARIO_NAMES,
@@ -50,6 +49,7 @@ from simulators.messages import epoch_ms
 from simulators.plates import random_plate
 from simulators.runner import load_site
 from tests.helpers import Subscriber, clear_retained, wait_for
+from tools.bench.mosquitto import free_port
 
 MAX_PAYLOAD = 256 * 1024
 KINDS = ("elder_button", "access_gate", "plate_camera", "face_camera", "fence")

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db.models import Device
-from anju.siteconfig import CommunityConfig
-from gateway.registry import DeviceInfo, DeviceRegistry, apply_site_config
+from gateway.registry import DeviceRegistry, apply_site_config, device_info
+from kernel.db.models import Device
+from kernel.siteconfig import CommunityConfig
 
 
 @pytest.fixture
@@ -96,5 +96,5 @@ def test_the_registry_reads_what_a_whole_device_row_gives(sessions: sessionmaker
         row.online, row.battery, row.fault = True, 12.0, "E2"
     with sessions() as session:
         loaded = {info.id: info for info in DeviceRegistry().load_all(session)}
-        whole = {d.id: DeviceInfo.from_row(d) for d in session.scalars(select(Device))}
+        whole = {d.id: device_info(d) for d in session.scalars(select(Device))}
     assert loaded == whole and loaded["fence1"].segment == "sw-3" and loaded["eb1"].fault == "E2"

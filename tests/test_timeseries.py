@@ -10,14 +10,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from anju.bench.mosquitto import free_port
-from anju.config import TimeseriesSettings, load_settings
-from anju.db import make_engine, migrate, session_factory
-from anju.timeutil import utcnow
 from gateway.timeseries import Point, SqlReadingStore
 from gateway.timeseries.buffer import DiskBuffer
 from gateway.timeseries.influx import InfluxReadingStore, flux_query, to_line
+from kernel.config import TimeseriesSettings, load_settings
+from kernel.db import make_engine, migrate, session_factory
+from kernel.timeutil import utcnow
 from tests.conftest import GatewayFactory
+from tools.bench.mosquitto import free_port
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 import pytest
 from influxdb_client.client.flux_table import FluxRecord, FluxTable
 
-from anju.bench.mosquitto import free_port
-from anju.bench.readings import ManagedVictoriaMetrics
-from anju.timeutil import utcnow
+from kernel.timeutil import utcnow
 from tests.conftest import GatewayFactory, unavailable
 from tests.helpers import Publisher, wait_for
+from tools.bench.mosquitto import free_port
+from tools.bench.readings import ManagedVictoriaMetrics
 
 pytestmark = [pytest.mark.broker]
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from anju.db.models import Alert, DeadLetter, DeviceDeviation, Event
-from anju.timeutil import utcnow
+from kernel.db.models import Alert, DeadLetter, DeviceDeviation, Event
+from kernel.timeutil import utcnow
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, make_site, wait_for
 

@@ -9,11 +9,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from anju.config import load_settings
-from anju.db import Base, make_engine, migrate
-from anju.mqtt import parse_broker_url
-from anju.siteconfig import load_site_config, sample_community_path
 from gateway.health import DeadlineTracker
+from kernel.config import load_settings
+from kernel.db import Base, make_engine, migrate
+from kernel.mqtt import parse_broker_url
+from kernel.siteconfig import load_site_config, sample_community_path
 
 
 def test_environment_overrides_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from anju.cli import app
-from anju.db import make_engine, migrate, session_factory
-from anju.db.models import FaceEmbedding, Person, PersonDataAccess, Site
-from anju.timeutil import utcnow
+from kernel.db import make_engine, migrate, session_factory
+from kernel.db.models import FaceEmbedding, Person, PersonDataAccess, Site
+from kernel.timeutil import utcnow
 from tests.test_vision_e2e import _faces
 
 

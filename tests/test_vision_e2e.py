@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from anju.db.models import Event, Snapshot
+from kernel.db.models import Event, Snapshot
 from tests.conftest import unavailable
 from tests.helpers import ApiServer, Publisher, wait_for
 from vision.evalset import EvalSetMissing, FaceSet, face_set, plate_set

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from anju.db.models import Alert, Event, Snapshot
-from anju.timeutil import utcnow
+from kernel.db.models import Alert, Event, Snapshot
+from kernel.timeutil import utcnow
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, wait_for
 from tests.test_vision_e2e import READ_TIMEOUT, _faces, _plates, camera_jpeg

@@ -18,7 +18,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from anju.config import Settings
+    from kernel.config import Settings
     from vision.faces import Gallery
 
 recognize_app = typer.Typer(help="Recognise plates and faces in image files.", no_args_is_help=True)
@@ -84,8 +84,8 @@ def enroll(
     """Enrol a person's face from photos into the database (audited as the local user)."""
     import getpass
 
-    from anju.config import load_settings
-    from anju.db.models import Person
+    from kernel.config import load_settings
+    from kernel.db.models import Person
     from vision.enrolment import enrol
     from vision.worker import read_picture
 
@@ -108,7 +108,7 @@ def enroll(
 
 @contextmanager
 def _session(url: str) -> Iterator[Session]:
-    from anju.db import make_engine, migrate, session_factory
+    from kernel.db import make_engine, migrate, session_factory
 
     engine = make_engine(url)
     try:
@@ -120,7 +120,7 @@ def _session(url: str) -> Iterator[Session]:
 
 
 def _gallery(config: Path | None) -> tuple[Settings, Gallery]:
-    from anju.config import load_settings
+    from kernel.config import load_settings
     from vision.enrolment import load_gallery
 
     settings = load_settings(config)

@@ -18,8 +18,8 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Event, FaceEmbedding, Person, PersonDataAccess, Snapshot
-from anju.timeutil import utcnow
+from kernel.db.models import Event, FaceEmbedding, Person, PersonDataAccess, Snapshot
+from kernel.timeutil import utcnow
 from vision.faces import Gallery, embedding_from_bytes, embedding_to_bytes
 from vision.worker import ReadResult
 

@@ -18,11 +18,11 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from anju.db.models import Site
-from anju.siteconfig import ID_PATTERN, DutyShift
 from api.auth import Permission, Principal
 from api.deps import Services, errors, require
-from rules.durations import parse_duration
+from kernel.db.models import Site
+from kernel.durations import parse_duration
+from kernel.siteconfig import ID_PATTERN, DutyShift
 from rules.schema import Day, Schedule
 
 T = TypeVar("T")
@@ -141,7 +141,7 @@ def reasons(exc: ValidationError) -> str:
 
 
 def check_wait(value: str, what: str) -> str:
-    """A duration as routing parses it (`rules.durations.parse_duration`)."""
+    """A duration as routing parses it (`kernel.durations.parse_duration`)."""
     try:
         parse_duration(value)
     except ValueError as exc:

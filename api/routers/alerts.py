@@ -11,21 +11,20 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Alert, Device, Person
-from anju.timeutil import utcnow
 from api.auth import Permission, Principal
 from api.deps import DB, Services, Svc, accept_websocket, errors, require
 from api.jsonsafe import renderable, renderable_object
 from api.present import present_alert, present_alerts
 from api.stream import forward
 from api.visibility import alert_filter, can_see_alert
+from kernel.db.models import Alert, Device, Person
+from kernel.timeutil import utcnow
+from kernel.vocabulary import Severity, State
 from rules import alerts as lifecycle
 from rules.persons import PersonDirectory, contact, family_contacts
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
-Severity = Literal["critical", "major", "minor", "warning"]
-State = Literal["open", "acknowledged", "resolved"]
 Audience = Literal["patrol", "maintenance"]
 AlertId = Annotated[int, Path(ge=1, le=2**62)]
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from anju.db.models import PersonDataAccess
-from anju.siteconfig import ID_PATTERN
 from api.auth import Permission, Principal
 from api.deps import DB, errors, require
+from kernel.db.models import PersonDataAccess
+from kernel.siteconfig import ID_PATTERN
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Auditor = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]

@@ -19,13 +19,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, Event
-from anju.timeutil import utcnow
 from api.auth import Permission, Principal
 from api.deps import DB, errors, require
 from api.routers._common import Instant, PathId, SiteFilter
 from api.visibility import can_see_device, device_filter
-from gateway.observations import DEVICE_OFFLINE, DEVICE_ONLINE
+from kernel.db.models import Device, Event
+from kernel.observations import DEVICE_OFFLINE, DEVICE_ONLINE
+from kernel.timeutil import utcnow
 
 router = APIRouter(tags=["availability"])
 Reader = Annotated[Principal, Depends(require(Permission.READINGS_READ))]

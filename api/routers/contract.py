@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, DeviceDeviation
-from anju.topics import CHANNELS, PREFIX, STATUS_OFFLINE, STATUS_ONLINE
 from api.auth import Permission, Principal
 from api.deps import DB, Svc, errors, require
 from devices import DRIVERS
+from kernel.db.models import Device, DeviceDeviation
+from kernel.topics import CHANNELS, PREFIX, STATUS_OFFLINE, STATUS_ONLINE
 
 router = APIRouter(prefix="/contract", tags=["messages"])
 Reader = Annotated[Principal, Depends(require(Permission.MESSAGES_READ))]

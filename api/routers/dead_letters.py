@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from anju.db.models import DeadLetter
-from anju.siteconfig import ID_PATTERN
 from api.auth import Permission, Principal
 from api.deps import DB, errors, require
 from api.routers._common import Instant
+from kernel.db.models import DeadLetter
+from kernel.siteconfig import ID_PATTERN
 
 router = APIRouter(prefix="/dead-letters", tags=["messages"])
 Reader = Annotated[Principal, Depends(require(Permission.MESSAGES_READ))]

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from anju.db.models import Device, DeviceDeviation
-from anju.siteconfig import ID_PATTERN
 from api.auth import Permission, Principal
 from api.deps import DB, errors, require
+from kernel.db.models import Device, DeviceDeviation
+from kernel.siteconfig import ID_PATTERN
 
 router = APIRouter(prefix="/deviations", tags=["messages"])
 Reader = Annotated[Principal, Depends(require(Permission.MESSAGES_READ))]

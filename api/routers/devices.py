@@ -13,10 +13,6 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, Grid, Site
-from anju.db.writes import write_transaction
-from anju.siteconfig import ID_PATTERN, DeviceConfig
-from anju.timeutil import utcnow
 from api.auth import Permission, Principal
 from api.deps import DB, Services, Svc, accept_websocket, errors, require
 from api.jsonsafe import MAX_VALUE_BYTES, MAX_VALUE_DEPTH, BoundedObject, renderable_object
@@ -25,6 +21,10 @@ from api.visibility import can_see_device, device_filter
 from devices import DRIVERS
 from gateway.registry import register_device
 from gateway.timeseries import MAX_POINTS
+from kernel.db.models import Device, Grid, Site
+from kernel.db.writes import write_transaction
+from kernel.siteconfig import ID_PATTERN, DeviceConfig
+from kernel.timeutil import utcnow
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 Reader = Annotated[Principal, Depends(require(Permission.DEVICES_READ))]
@@ -181,7 +181,7 @@ def import_devices(
 ) -> ImportResult:
     """Bulk registration: each good line is registered, each bad one reported with its line number.
 
-    Registered `IMPORT_CHUNK` lines per transaction (anju/db/writes.py): on SQLite a single transaction for
+    Registered `IMPORT_CHUNK` lines per transaction (kernel/db/writes.py): on SQLite a single transaction for
     thousands of lines failed with "database is locked" as soon as a press was stored meanwhile, and held
     the gateway's batches back while it lasted. A chunk that was committed stays when a later one fails.
     """

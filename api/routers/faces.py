@@ -16,12 +16,12 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 
-from anju.db.models import FaceEmbedding, Person
 from api.auth import Permission, Principal
 from api.deps import DB, Services, Svc, errors, require
 from api.jsonsafe import renderable
 from api.present import public_picture_ids
 from api.routers._common import LINE, PathId, commit, get_or_404, unprocessable
+from kernel.db.models import FaceEmbedding, Person
 from vision import enrolment
 from vision.worker import ReadResult
 

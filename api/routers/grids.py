@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Device, Grid, PatrolTeam
 from api.deps import DB, Svc, errors
 from api.routers._common import (
     BodyId,
@@ -29,6 +28,7 @@ from api.routers._common import (
     save,
     unprocessable,
 )
+from kernel.db.models import Device, Grid, PatrolTeam
 
 router = APIRouter(prefix="/grids", tags=["grids"])
 

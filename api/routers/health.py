@@ -9,11 +9,12 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
-from anju import __version__
-from anju.db.models import Alert, Device
 from api.auth import Permission, Principal
 from api.deps import DB, Svc, errors, require
 from devices import driver_errors
+from kernel import __version__
+from kernel.db.models import Alert, Device
+from kernel.vocabulary import OPEN_STATES, SEVERITIES
 from vision import missing_models
 
 router = APIRouter(tags=["health"])
@@ -63,8 +64,8 @@ def metrics(svc: Svc, session: DB, _who: Annotated[Principal, Depends(require(Pe
     now = CollectorRegistry()
     open_alerts = Gauge("anju_open_alerts", "Alerts not resolved, by severity and state", ["severity", "state"],
                         registry=now)
-    for severity in ("critical", "major", "minor", "warning"):
-        for state in ("open", "acknowledged"):
+    for severity in SEVERITIES:
+        for state in OPEN_STATES:
             open_alerts.labels(severity, state).set(0)
     for severity, state, count in session.execute(
             select(Alert.severity, Alert.state, func.count()).where(Alert.state != "resolved")

@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from anju.timeutil import utcnow
 from api.auth import redeem_login_link
 from api.deps import DB, Svc
 from api.schemas import ErrorBody
+from kernel.timeutil import utcnow
 
 router = APIRouter(prefix="/login", tags=["tokens"])
 

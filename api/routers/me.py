@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from anju.db.models import PatrolTeam
 from api.auth import ROLE_PERMISSIONS, Permission, Principal
 from api.deps import DB, errors, require
+from kernel.db.models import PatrolTeam
 
 router = APIRouter(tags=["tokens"])
 

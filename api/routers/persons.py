@@ -13,8 +13,6 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
-from anju.db.models import Device, Grid, Person
-from anju.siteconfig import PersonConfig
 from api.auth import Permission, Principal
 from api.deps import DB, Svc, errors, require
 from api.jsonsafe import BoundedObject, renderable_object
@@ -34,6 +32,8 @@ from api.routers._common import (
     unprocessable,
 )
 from gateway.registry import apply_person
+from kernel.db.models import Device, Grid, Person
+from kernel.siteconfig import PersonConfig
 from vision.enrolment import audit
 
 router = APIRouter(prefix="/persons", tags=["persons"])

@@ -15,8 +15,6 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from anju.db.models import RuleFileRow
-from anju.timeutil import utcnow
 from api.deps import DB, Svc, errors
 from api.routers._common import (
     ConfigReader,
@@ -28,6 +26,9 @@ from api.routers._common import (
     save,
     unprocessable,
 )
+from kernel.db.models import RuleFileRow
+from kernel.timeutil import utcnow
+from kernel.vocabulary import Severity
 from rules import pack
 from rules.engine import builtin_rules_path
 from rules.loader import RuleError, check_text
@@ -40,7 +41,7 @@ class RuleOut(BaseModel):
     id: str
     name: str
     description: str | None
-    severity: Literal["critical", "major", "minor", "warning"]
+    severity: Severity
     audience: Literal["patrol", "maintenance"]
     enabled: bool
     silenceable: bool

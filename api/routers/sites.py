@@ -10,7 +10,6 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, exists, select
 
-from anju.db.models import Device, EscalationLevel, Grid, Person, Site
 from api.deps import DB, Svc, errors
 from api.routers._common import (
     LINE,
@@ -33,7 +32,8 @@ from api.routers._common import (
     shifts_out,
     unprocessable,
 )
-from rules.durations import format_duration
+from kernel.db.models import Device, EscalationLevel, Grid, Person, Site
+from kernel.durations import format_duration
 from rules.routing import DEFAULT_CHAIN_ABOVE_GRID
 
 router = APIRouter(prefix="/sites", tags=["sites"])

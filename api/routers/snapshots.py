@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from sqlalchemy import select
 
-from anju.db.models import Event, Snapshot
 from api.auth import Permission, Principal, Role
 from api.deps import DB, errors, require
+from kernel.db.models import Event, Snapshot
 from vision import enrolment
 
 router = APIRouter(prefix="/snapshots", tags=["snapshots"])

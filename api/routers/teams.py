@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from anju.db.models import Grid, PatrolTeam
 from api.deps import DB, Svc, errors
 from api.routers._common import (
     BodyId,
@@ -31,6 +30,7 @@ from api.routers._common import (
     save,
     shifts_out,
 )
+from kernel.db.models import Grid, PatrolTeam
 
 router = APIRouter(prefix="/teams", tags=["teams"])
 

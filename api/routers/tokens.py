@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anju.db.models import ApiToken, Grid, PatrolTeam
-from anju.timeutil import utcnow
 from api.auth import Permission, Principal, Role, hash_token, issue_login_link, new_token
 from api.deps import DB, Svc, errors, require
+from kernel.db.models import ApiToken, Grid, PatrolTeam
+from kernel.timeutil import utcnow
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 Admin = Annotated[Principal, Depends(require(Permission.TOKENS))]

@@ -21,9 +21,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
-from anju.db.models import Device, Site
-from anju.siteconfig import ID_PATTERN
-from anju.timeutil import utcnow
 from api.auth import Permission, Principal
 from api.deps import BEARER, DB, Services, Svc, bearer_token, errors, permitted
 from api.schemas import ErrorBody
@@ -33,6 +30,9 @@ from gateway.decode import RawMessage, Rejection, decode
 from gateway.mqtt_hub import HubUnavailable
 from gateway.vendors import hikvision
 from gateway.vendors.hikvision import Canonical, VendorError
+from kernel.db.models import Device, Site
+from kernel.siteconfig import ID_PATTERN
+from kernel.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/vendors", tags=["vendors"])

@@ -13,10 +13,10 @@ from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from anju.db.models import WatchlistEntry
-from anju.timeutil import utcnow
 from api.deps import DB, Svc, errors
 from api.routers._common import NO_NUL, ConfigReader, ConfigWriter, commit, unprocessable
+from kernel.db.models import WatchlistEntry
+from kernel.timeutil import utcnow
 from rules.matchers import WATCHLIST_NAME
 from rules.watchlists import add_entry, remove_entry
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.config import TimeseriesSettings
 from gateway.timeseries.base import MAX_POINTS, Point, ReadingRow, ReadingStore
 from gateway.timeseries.sql import SqlReadingStore
+from kernel.config import TimeseriesSettings
 
 __all__ = ["MAX_POINTS", "Point", "ReadingRow", "ReadingStore", "SqlReadingStore", "open_reading_store"]
 

@@ -21,9 +21,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.orm import Session
 
-from anju.config import TimeseriesSettings
 from gateway.timeseries.base import MAX_POINTS, Point, ReadingRow, ReadingStore, bucket_order
 from gateway.timeseries.buffer import DiskBuffer
+from kernel.config import TimeseriesSettings
 
 log = logging.getLogger(__name__)
 

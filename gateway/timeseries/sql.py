@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import BigInteger, Select, cast, delete, extract, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anju.db.models import Reading
 from gateway import store
 from gateway.timeseries.base import MAX_POINTS, Point, ReadingRow, ReadingStore, bucket_order, bucket_start
+from kernel.db.models import Reading
 
 
 class SqlReadingStore(ReadingStore):

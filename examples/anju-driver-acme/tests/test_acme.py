@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from anju_driver_acme.driver import AcmeVC200
 
-from devices.testing import assert_canonical, assert_rejected, load_payloads
+from testkit.drivers import assert_canonical, assert_rejected, load_payloads
 
 PAYLOADS = Path(__file__).parent / "payloads"
 driver = AcmeVC200()

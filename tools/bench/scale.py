@@ -44,13 +44,13 @@ import yaml
 from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.engine import Engine
 
-from anju.config import Settings, load_settings
-from anju.db import Base
-from anju.db.models import Alert, Device
-from anju.timeutil import utcnow
-from anju.topics import device_topic
 from gateway.decode import RawMessage
 from gateway.service import Gateway
+from kernel.config import Settings, load_settings
+from kernel.db import Base
+from kernel.db.models import Alert, Device
+from kernel.timeutil import utcnow
+from kernel.topics import device_topic
 from rules.engine import RuleEngine, builtin_rules_path
 from rules.loader import format_errors, inspect_rules, load_rule_files
 from simulators.kinds import AccessGateModel, ElderButtonModel, FaceCameraModel, FenceModel, PlateCameraModel
@@ -188,7 +188,7 @@ def _site_devices(site: str, count: int) -> list[dict[str, Any]]:
 
 
 def site_file_data(devices: int, sites: int = SITES) -> dict[str, Any]:
-    """The site file of the district, in the format of `anju.siteconfig` (with grids, so scopes can name them)."""
+    """The site file of the district, in the format of `kernel.siteconfig` (with grids, so scopes can name them)."""
     ids = site_ids(min(sites, devices))
     per_site, extra = divmod(devices, len(ids))
     return {"sites": [{
@@ -414,7 +414,7 @@ def _empty(engine: Engine) -> None:
 def run_scale_bench(devices: int = 100_000, rules: int = 1000, messages: int = 20_000, db_url: str | None = None,
                     out: Path | None = None) -> ScaleResult:
     """`db_url`: an empty database for the bench only (it is emptied between runs); default fresh SQLite files."""
-    from anju.db import make_engine
+    from kernel.db import make_engine
 
     workdir = Path(tempfile.mkdtemp(prefix="anju-bench-scale-"))
     site_data = site_file_data(devices)

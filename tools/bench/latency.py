@@ -10,7 +10,7 @@ For each press the clock stops twice: when its alert arrives on
 `anju/v1/{site}/alerts` (published after the alert is committed) and when it
 arrives on the live WebSocket stream (`/api/v1/alerts/stream`, what the patrol
 console shows). The limit, measured in the same run: a bare subscriber process
-(`anju.bench.bare`) subscribed to the same topics as the gateway receives the same
+(`tools.bench.bare`) subscribed to the same topics as the gateway receives the same
 press through the same loaded broker and machine, and does nothing with it. On a
 busy machine most of the delay can be that: the difference is what the gateway adds.
 
@@ -39,10 +39,10 @@ import paho.mqtt.client as mqtt
 import yaml
 from websockets.sync.client import connect as ws_connect
 
-from anju.bench.mosquitto import ManagedMosquitto, free_port
-from anju.bench.processes import AnjuProcess, wait_ready
-from anju.mqtt import plain_client
-from anju.topics import alerts_topic, device_topic
+from kernel.mqtt import plain_client
+from kernel.topics import alerts_topic, device_topic
+from tools.bench.mosquitto import ManagedMosquitto, free_port
+from tools.bench.processes import AnjuProcess, wait_ready
 
 SITE = "bench"
 TARGET_P99_MS = 10.0
@@ -110,8 +110,8 @@ def _received_at(db_url: str, msg_ids: list[str]) -> dict[str, float]:
     """When the gateway received each press (wall clock, from the stored events), read after the run."""
     from sqlalchemy import select
 
-    from anju.db import make_engine
-    from anju.db.models import Event
+    from kernel.db import make_engine
+    from kernel.db.models import Event
 
     engine = make_engine(db_url)
     try:
@@ -199,12 +199,12 @@ class _StreamWatcher(threading.Thread):
 
 
 class _BareSubscriber(threading.Thread):
-    """Reads the arrival lines of `anju.bench.bare` running in its own process."""
+    """Reads the arrival lines of `tools.bench.bare` running in its own process."""
 
     def __init__(self, url: str, arrivals: _Arrivals) -> None:
         super().__init__(name="bench-bare", daemon=True)
         self.arrivals = arrivals
-        self.process = subprocess.Popen([sys.executable, "-m", "anju.bench.bare", url], stdout=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-m", "tools.bench.bare", url], stdout=subprocess.PIPE,
                                         text=True)
         assert self.process.stdout is not None
         if self.process.stdout.readline().strip() != "ready":

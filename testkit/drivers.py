@@ -4,7 +4,7 @@ Every payload goes through the gateway's own decoding (`gateway.decode.decode`):
 the driver's `normalize`, the payload model's validation, the time stamp and
 `interpret`, exactly as on a live broker, without a broker or a database.
 
-    from devices.testing import assert_canonical, load_payloads
+    from testkit.drivers import assert_canonical, load_payloads
 
     def test_lpr():
         meaning = assert_canonical(AcmeVC200(), "event", load_payloads("tests/payloads/lpr.json")[0],

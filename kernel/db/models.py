@@ -1,4 +1,4 @@
-"""SQLAlchemy models. The schema itself is owned by Alembic (anju/migrations);
+"""SQLAlchemy models. The schema itself is owned by Alembic (kernel/migrations);
 these classes must match the latest migration (a test checks that they do)."""
 
 from __future__ import annotations

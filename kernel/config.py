@@ -6,6 +6,7 @@ value without rewriting the config; defaults alone give a working embedded set-u
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -157,7 +158,7 @@ class RulesSettings(_Section):
 
 
 def _duration(value: str) -> str:
-    from rules.durations import parse_duration
+    from kernel.durations import parse_duration
 
     parse_duration(value)  # a bad duration is an error at load time, with the reason
     return value
@@ -182,6 +183,20 @@ class GroupingSettings(_Section):
     """... within this long. Recovery: this share of the incident's devices back online."""
 
 
+def _no_kinds() -> Collection[str]:
+    return ()
+
+
+KNOWN_KINDS: Callable[[], Collection[str]] = _no_kinds
+"""The device kinds settings may name: `devices` sets it to its driver table when it loads (the kernel imports no
+other part of Anju); before that, kind names in settings are not checked."""
+
+
+def use_kind_catalog(catalog: Callable[[], Collection[str]]) -> None:
+    global KNOWN_KINDS
+    KNOWN_KINDS = catalog
+
+
 class HealthSettings(_Section):
     """Device health: offline deadlines, battery thresholds, flapping and outage grouping (docs/health.md)."""
 
@@ -197,11 +212,10 @@ class HealthSettings(_Section):
     @field_validator("offline_timeouts")
     @classmethod
     def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
-        from devices import DRIVERS
-
-        unknown = sorted(set(value) - set(DRIVERS))
+        known = set(KNOWN_KINDS())
+        unknown = sorted(set(value) - known) if known else []
         if unknown:
-            raise ValueError(f"unknown kind(s) {', '.join(unknown)}; known: {', '.join(sorted(DRIVERS))}")
+            raise ValueError(f"unknown kind(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return value
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ Two shapes:
 - `--workers N` (`run_workers_bench`): production shape, every part its own
   process: N `anju serve` workers sharing one subscription (`$share/anju/...`,
   the built-in rules and the API included, as deployed), `anju simulate` for the
-  load and `anju.bench.bare --count` for the limit. It adds what scale-out needs:
+  load and `tools.bench.bare --count` for the limit. It adds what scale-out needs:
   each worker's CPU cost per message, which sizes machines (docs/deployment.md).
 """
 
@@ -39,12 +39,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from anju.bench.mosquitto import ManagedMosquitto, free_port
-from anju.bench.processes import AnjuProcess, cpu_seconds, wait_ready
-from anju.config import load_settings
-from anju.db import make_engine
-from anju.mqtt import forget_session, parse_broker_url, plain_client
 from gateway.service import Gateway
+from kernel.config import load_settings
+from kernel.db import make_engine
+from kernel.mqtt import forget_session, parse_broker_url, plain_client
+from tools.bench.mosquitto import ManagedMosquitto, free_port
+from tools.bench.processes import AnjuProcess, cpu_seconds, wait_ready
 
 TARGET_RATIO = 0.7
 SITE = "bench"
@@ -477,11 +477,11 @@ def _processing_span(series: list[tuple[float, int]]) -> tuple[float, float] | N
 
 
 class _BareCounter(threading.Thread):
-    """`anju.bench.bare --count` in its own process; keeps the latest of the totals it prints."""
+    """`tools.bench.bare --count` in its own process; keeps the latest of the totals it prints."""
 
     def __init__(self, url: str) -> None:
         super().__init__(name="bench-bare", daemon=True)
-        self.process = subprocess.Popen([sys.executable, "-m", "anju.bench.bare", url, "--count"],
+        self.process = subprocess.Popen([sys.executable, "-m", "tools.bench.bare", url, "--count"],
                                         stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         if self.process.stdout.readline().strip() != "ready":

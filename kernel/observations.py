@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from devices.base import ReadingValue
-from gateway.registry import DeviceInfo
-from gateway.snapshots import PendingRead
+from kernel.deviceinfo import DeviceInfo
 
 DEVICE_ONLINE = "device_online"
 DEVICE_OFFLINE = "device_offline"
@@ -31,6 +29,24 @@ MESSAGES_REJECTED = "messages_rejected"
 HEALTH_TYPES = (DEVICE_ONLINE, DEVICE_OFFLINE, DEVICE_FAULT, DEVICE_TAMPER, BATTERY_LOW, BATTERY_CRITICAL,
                 DEVICE_FLAPPING, UNRECOGNISED_ALARM, MESSAGES_REJECTED)
 """Types the gateway itself observes and stores as events, for every kind (not sent by devices)."""
+
+
+@dataclass(slots=True)
+class ReadingValue:
+    """One value a message carries (a battery level, a zone's fence voltage), as drivers interpret it."""
+
+    metric: str
+    value: float
+    zone: str | None = None
+
+
+@dataclass(slots=True)
+class PendingRead:
+    """A stored picture the gateway still has to read (handed to vision after the commit)."""
+
+    snapshot_id: int
+    task: str
+    content: bytes
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ Two modes, both printing `ready` once the broker has granted the subscription:
   rather than a final line means the parent always has the latest figures,
   however this process ends.
 
-Run as `python -m anju.bench.bare BROKER_URL [--count]`.
+Run as `python -m tools.bench.bare BROKER_URL [--count]`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from anju.mqtt import plain_client
-from anju.topics import subscription_filters
+from kernel.mqtt import plain_client
+from kernel.topics import subscription_filters
 
 DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 REPORT_INTERVAL = 0.25
@@ -101,7 +101,7 @@ def main(url: str, count: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m anju.bench.bare")
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.bare")
     parser.add_argument("url")
     parser.add_argument("--count", action="store_true", help="count messages instead of timing device events")
     args = parser.parse_args()

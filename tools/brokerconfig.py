@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from anju.mqtt import parse_broker_url
-from anju.siteconfig import CommunityConfig, load_site_config
-from anju.topics import CHANNELS, PREFIX, is_valid_id
+from kernel.mqtt import parse_broker_url
+from kernel.siteconfig import CommunityConfig, load_site_config
+from kernel.topics import CHANNELS, PREFIX, is_valid_id
 
 GATEWAY_USER = "anju-gateway"
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"

@@ -20,9 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from anju.bench.mosquitto import ManagedProcess, free_port
-from anju.timeutil import utcnow
 from gateway.timeseries import ReadingRow
+from kernel.timeutil import utcnow
+from tools.bench.mosquitto import ManagedProcess, free_port
 
 TARGET_RATIO = 0.7
 GATEWAY_BATCH = 1000
@@ -106,9 +106,9 @@ def _chunks(rows: list[ReadingRow], size: int) -> list[list[ReadingRow]]:
 def _bench_sql(db_url: str | None, count: int, workdir: Path) -> tuple[str, float, float]:
     from sqlalchemy import insert
 
-    from anju.db import make_engine, migrate, session_factory
-    from anju.db.models import Reading
     from gateway.timeseries import SqlReadingStore
+    from kernel.db import make_engine, migrate, session_factory
+    from kernel.db.models import Reading
 
     db_url = db_url or f"sqlite:///{workdir / 'bench.db'}"
     engine = make_engine(db_url)
@@ -140,8 +140,8 @@ def _bench_influx(url: str | None, token: str | None, org: str, bucket: str, bat
     from influxdb_client import InfluxDBClient
     from influxdb_client.client.write_api import SYNCHRONOUS, WritePrecision
 
-    from anju.config import TimeseriesSettings
     from gateway.timeseries.influx import InfluxReadingStore, to_line
+    from kernel.config import TimeseriesSettings
 
     managed = None
     if url is None:

@@ -1,9 +1,9 @@
-"""Alembic environment: runs on a connection handed in by `anju.db.migrate`, or on the configured URL."""
+"""Alembic environment: runs on a connection handed in by `kernel.db.migrate`, or on the configured URL."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from anju.db.models import Base
+from kernel.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -32,22 +32,6 @@ class DeviceConfig(_Strict):
     # Extra per-device settings, e.g. the elder's family contacts for a button,
     # or the fence zones a fence host controls.
     attributes: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _aliases(self) -> DeviceConfig:
-        if "type_aliases" in self.attributes:
-            self.attributes["type_aliases"] = _driver(self.kind).check_aliases(self.attributes["type_aliases"])
-        return self
-
-
-def _driver(kind: str) -> Any:
-    """The driver of `kind`, for checking its type aliases (imported here: drivers load plugins)."""
-    from devices import DRIVERS
-
-    driver = next((d for d in DRIVERS.values() if d.canonical == kind and d.kind == kind), None) or DRIVERS.get(kind)
-    if driver is None:
-        raise ValueError(f"unknown device kind {kind!r}")
-    return driver
 
 
 class DutyShift(_Strict):
@@ -128,12 +112,8 @@ class SiteConfig(_Strict):
     escalation: list[EscalationLevelConfig] = Field(default_factory=list)
     """The chain above the grids (grid → community → street → district); default: the standard chain."""
     type_aliases: dict[str, dict[str, str]] = Field(default_factory=dict)
-    """kind → {vendor's type name → canonical type}: how this site's firmware names things (docs/devices.md)."""
-
-    @field_validator("type_aliases")
-    @classmethod
-    def _aliases(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        return {kind: _driver(kind).check_aliases(mapping) for kind, mapping in value.items()}
+    """kind → {vendor's type name → canonical type}: how this site's firmware names things (docs/tolerance.md).
+    Checked against the drivers when the file is applied (`gateway.registry.apply_site_config`)."""
 
 
 class CommunityConfig(_Strict):
