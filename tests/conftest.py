@@ -37,6 +37,18 @@ VM_URL = os.environ.get("ANJU_TEST_VM_URL", "http://127.0.0.1:8428")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+AREAS = ("kernel", "devices", "gateway", "rules", "alerting", "simulators", "vision", "api", "tools", "app")
+"""The test folders, mirroring the source tree; each is a marker (`pytest -m rules` runs one room)."""
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        area = item.path.relative_to(TESTS_DIR).parts[0] if item.path.is_relative_to(TESTS_DIR) else None
+        if area in AREAS:
+            item.add_marker(getattr(pytest.mark, area))
+
+
 def unavailable(what: str) -> None:
     """Skip locally, fail on CI: a CI run must never pass by not running the real-service tests."""
     if IN_CI:

@@ -11,7 +11,7 @@ import pytest
 
 from devices import DRIVERS
 from gateway.vendors.hikvision import VendorError, parse, parse_xml
-from tests.hikvision_payloads import jpeg, multipart, sample
+from tests.devices.hikvision_payloads import jpeg, multipart, sample
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -18,7 +18,7 @@ from api.auth import ROLE_PERMISSIONS, Permission, Role
 from tests.helpers import ApiServer
 
 pytestmark = [pytest.mark.broker]
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/login")}  # a one-time login code is the credential there
 
 

@@ -36,7 +36,7 @@ from rules.schema import (
     key_value,
 )
 
-BUILTIN = Path(__file__).resolve().parents[1] / "rules" / "builtin.yaml"
+BUILTIN = Path(__file__).resolve().parents[2] / "rules" / "builtin.yaml"
 WATCHLISTS = {"blacklist": {"辽E12345"}, "watchlist": {"p-007"}, "residents": {"辽E00001"}}
 
 
@@ -619,7 +619,7 @@ def test_builtin_pack_loads_and_covers_the_spec() -> None:
 
 def test_rule_examples_in_the_docs_load() -> None:
     """Every complete rule shown in docs/rules.md is valid, so the manual cannot drift from the format."""
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
     blocks = [b.split("```", 1)[0] for b in doc.split("```yaml\n")[1:]]
     examples = ["rules:\n" + textwrap.indent(b, "  ") for b in blocks if b.startswith("- id:")]
     examples += [b for b in blocks if b.startswith("rules:") and "..." not in b]

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.api.test_sites import assert_deleted, assert_forbidden, assert_refused
 from tests.helpers import ApiServer
-from tests.test_api_sites import assert_deleted, assert_forbidden, assert_refused
 
 pytestmark = [pytest.mark.broker]
 

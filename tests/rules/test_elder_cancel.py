@@ -21,10 +21,10 @@ from kernel.db.models import Alert
 from rules.alerts import acknowledge, history, resolve
 from rules.cancel import ACTION
 from rules.engine import RuleEngine
+from tests.api.test_alerts import next_change
 from tests.conftest import GatewayFactory
 from tests.helpers import ApiServer, Publisher, Subscriber, wait_for
-from tests.test_api_alerts import next_change
-from tests.test_safety_floor import T0, Recorder, device, observe
+from tests.rules.test_safety_floor import T0, Recorder, device, observe
 
 LATER = T0 + timedelta(seconds=40)
 

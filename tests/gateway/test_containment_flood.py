@@ -3,7 +3,7 @@
 Issue 15's finding: 20,000 non-JSON messages on one button's event topic delayed another button's SOS by
 7 s, because every refusal became a dead-letter row and a log line. With the per-device budget
 (`gateway.quarantine`) the flood costs decoding only; this soak holds the SLA: every press alerted on the
-alerts topic, p99 under 2 s. Figures are printed (`pytest tests/test_containment_flood.py -s`);
+alerts topic, p99 under 2 s. Figures are printed (`pytest tests/gateway/test_containment_flood.py -s`);
 `ANJU_SOAK_SECONDS` sets the flood's length (30 s by default).
 """
 

@@ -12,7 +12,7 @@ from anju.cli import app
 from kernel.db import make_engine, migrate, session_factory
 from kernel.db.models import FaceEmbedding, Person, PersonDataAccess, Site
 from kernel.timeutil import utcnow
-from tests.test_vision_e2e import _faces
+from tests.vision.test_e2e import _faces
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Hikvision ISAPI test bodies: the files under tests/data/hikvision/ and multipart bodies built like a camera's."""
+"""Hikvision ISAPI test bodies: the files under tests/devices/data/hikvision/ and multipart bodies built like a
+camera's."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Issue 15, live streams and bulk writes: a revoked token, a client that stops reading, a CSV import on SQLite.
 
 Through the real server (uvicorn, the gateway on the real broker); the rest of the
-issue's API findings are in tests/test_containment_api.py.
+issue's API findings are in tests/api/test_containment.py.
 """
 
 from __future__ import annotations

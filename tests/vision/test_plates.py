@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_vision_e2e import _plates as _labels
+from tests.vision.test_e2e import _plates as _labels
 
 # Measured 15/15 on the development set (`anju bench vision`); the floor allows one miss.
 ACCURACY_FLOOR = 14

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from tests.devices.hikvision_payloads import jpeg, multipart, sample
 from tests.helpers import ApiServer, count_events, wait_for
-from tests.hikvision_payloads import jpeg, multipart, sample
 
 pytestmark = [pytest.mark.broker]
 XML = {"Content-Type": "application/xml"}

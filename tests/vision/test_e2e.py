@@ -173,7 +173,7 @@ def test_hikvision_face_capture_with_a_large_picture_becomes_a_watchlist_alert(
         make_api: Callable[..., ApiServer], mosquitto_url: str, sqlite_url: str, site_id: str) -> None:
     """A Hikvision face capture (multipart, a 3-megapixel scene JPEG over the 256 KiB message limit): the
     picture is re-encoded to fit, read, matched to the enrolled person, and the watchlist alert names them."""
-    from tests.hikvision_payloads import multipart, sample
+    from tests.devices.hikvision_payloads import multipart, sample
 
     faces = _faces()
     scene = next(p for who, p in faces.probes() if who == "obama" and p.name == "obama3.jpg").read_bytes()

@@ -121,7 +121,7 @@ def test_a_client_that_stops_reading_the_stream_never_slows_ingest(
     alert changes: every press is stored and a reading client gets every change, in order. When the stuck
     client reads again it gets the changes in order without a gap, or, if its queue overflowed meanwhile, a
     close with 1013 (it resumes with `since=`). (Which of the two depends on how much the kernel's buffers
-    hold; the overflow itself is tested on the hub, tests/test_alert_stream.py.) The broker is one configured
+    hold; the overflow itself is tested on the hub, tests/api/test_alert_stream.py.) The broker is one configured
     for load: a default Mosquitto queues 1,000 messages for a busy subscriber and drops the rest."""
     mosquitto_url = own_mosquitto.url
     import socket

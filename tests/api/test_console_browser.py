@@ -158,7 +158,7 @@ def test_screens_of_every_view(community: ApiServer, browser: Any) -> None:
 def test_patrol_sees_the_picture_of_a_blacklisted_car(community: ApiServer, browser: Any, mosquitto_url: str) -> None:
     """A camera sends only a picture; the gateway reads the plate; the patrol sees the alert with the picture."""
     from tests.helpers import Publisher
-    from tests.test_vision_e2e import _plates, camera_jpeg
+    from tests.vision.test_e2e import _plates, camera_jpeg
 
     photo, plate = _plates()[0]
     api = community
@@ -194,8 +194,8 @@ def test_a_login_link_leaves_no_token_in_the_tab_and_logout_forgets_the_session(
     camera pictures it had fetched (their blob URLs no longer load)."""
     import base64
 
+    from tests.devices.hikvision_payloads import jpeg
     from tests.helpers import Publisher
-    from tests.hikvision_payloads import jpeg
 
     api = community
     token = api.token("patrol", name="巡逻员 王芳", grids=["g1"])

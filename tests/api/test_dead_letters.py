@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from kernel.timeutil import utcnow
+from tests.api.test_sites import assert_forbidden
 from tests.helpers import ApiServer, Publisher, wait_for
-from tests.test_api_sites import assert_forbidden
 
 pytestmark = [pytest.mark.broker]
 

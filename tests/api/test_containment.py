@@ -4,7 +4,7 @@ Every finding is reproduced through the real server (uvicorn, the gateway on the
 real broker) and, where the database matters, on SQLite and PostgreSQL: stored
 values that broke every reader, the documented elder form, pictures of a deleted
 camera and guessable picture ids, unbounded request bodies, forged
-X-Forwarded-For. Live streams and the CSV import: tests/test_containment_streams.py.
+X-Forwarded-For. Live streams and the CSV import: tests/api/test_containment_streams.py.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from api.jsonsafe import MAX_RENDER_DEPTH, TOO_DEEP
 from kernel.db.models import Alert, AlertChangeRow, Device, Event, Person, Snapshot
 from kernel.timeutil import utcnow
 from tests.conftest import ADMIN_TOKEN, serving_api
+from tests.devices.hikvision_payloads import jpeg
 from tests.helpers import ApiServer, Publisher, Subscriber, wait_for
-from tests.hikvision_payloads import jpeg
 
 
 def nested(depth: int, leaf: Any = "bottom") -> Any:

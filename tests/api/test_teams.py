@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from kernel.timeutil import utcnow
+from tests.api.test_sites import assert_deleted, assert_forbidden, assert_refused
 from tests.helpers import ApiServer, Publisher, wait_for
-from tests.test_api_sites import assert_deleted, assert_forbidden, assert_refused
 
 pytestmark = [pytest.mark.broker]
 

@@ -27,9 +27,9 @@ from rules import catalog
 from testkit.drivers import assert_canonical, assert_rejected, feed, load_payloads
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, make_site, wait_for
-from tests.test_rules_e2e import alerts_by_rule
+from tests.rules.test_e2e import alerts_by_rule
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "anju-driver-acme"
 PAYLOADS = EXAMPLE / "tests" / "payloads"
 ACME_ENTRY_POINTS = "[anju.devices]\nacme_camera = anju_driver_acme.driver:AcmeVC200\n"

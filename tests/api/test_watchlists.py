@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.api.test_sites import assert_forbidden
 from tests.helpers import ApiServer, Publisher, count_events, wait_for
-from tests.test_api_sites import assert_forbidden
 
 pytestmark = [pytest.mark.broker]
 

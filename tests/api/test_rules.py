@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.api.test_sites import assert_deleted, assert_forbidden
+from tests.api.test_watchlists import stored_events
 from tests.helpers import ApiServer, Publisher, wait_for
-from tests.test_api_sites import assert_deleted, assert_forbidden
-from tests.test_api_watchlists import stored_events
 
 pytestmark = [pytest.mark.broker]
 

@@ -13,7 +13,7 @@ from kernel.db.models import Alert, Event, Snapshot
 from kernel.timeutil import utcnow
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, wait_for
-from tests.test_vision_e2e import READ_TIMEOUT, _faces, _plates, camera_jpeg
+from tests.vision.test_e2e import READ_TIMEOUT, _faces, _plates, camera_jpeg
 
 pytestmark = [pytest.mark.broker]
 
