@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 
@@ -272,7 +272,8 @@ def bench_readings(
     if backend not in ("sql", "influxdb"):
         raise typer.BadParameter("sql or influxdb", param_hint="--backend")
     _logging("WARNING")
-    typer.echo(run_readings_bench(backend, readings, url, token, org, bucket, batch_size, db, out).summary())
+    chosen = cast(Literal["sql", "influxdb"], backend)
+    typer.echo(run_readings_bench(chosen, readings, url, token, org, bucket, batch_size, db, out).summary())
 
 
 @bench_app.command("vision")

@@ -110,7 +110,9 @@ def authenticate(session: Session, token: str, admin_token: str | None, now: dat
     role = Role(row.role)
     grids = None
     if role is Role.PATROL:
-        team_grids = session.scalars(select(Grid.id).where(Grid.team_id == row.team_id)) if row.team_id else []
+        team_grids: list[str] = []
+        if row.team_id:
+            team_grids = list(session.scalars(select(Grid.id).where(Grid.team_id == row.team_id)))
         grids = frozenset([*(row.grids or []), *team_grids])
     return Principal(row.name, role, grids, row.team_id, row.id)
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -117,8 +117,8 @@ class MqttHub:
         if not self.subscribe:
             self._ready()
             return
-        _result, self._subscribe_mid = client.subscribe(
-            [(f, 1) for f in subscription_filters(self.settings.shared_group)])
+        _result, mid = client.subscribe([(f, 1) for f in subscription_filters(self.settings.shared_group)])
+        self._subscribe_mid = mid if mid is not None else -1
         log.info("connected to %s:%s (session present: %s)", self.address.host, self.address.port,
                  flags.session_present)
 
@@ -154,7 +154,7 @@ class MqttHub:
             topic = msg.topic
         except UnicodeDecodeError:  # MQTT requires UTF-8 topics, but a broken client may not comply
             topic = repr(msg._topic)
-        raw = RawMessage(topic, msg.payload, msg.qos, msg.retain, msg.mid, utcnow(), self._generation)
+        raw = RawMessage(topic, cast(bytes, msg.payload), msg.qos, msg.retain, msg.mid, utcnow(), self._generation)
         if self.refuse_early is not None and self.refuse_early(raw):
             if msg.qos > 0:
                 self.client.ack(msg.mid, msg.qos)  # refused and counted: nothing to store, nothing to wait for

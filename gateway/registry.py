@@ -284,10 +284,10 @@ def _apply_teams_and_chain(session: Session, site: SiteConfig) -> None:
         existing = {lv.position: lv for lv in session.scalars(select(EscalationLevel).where(
             EscalationLevel.site_id == site.id))}
         for position, level in enumerate(site.escalation, start=1):
-            row = existing.pop(position, None) or EscalationLevel(site_id=site.id, position=position)
-            row.name, row.wait = level.name, level.wait
-            row.roster = [s.model_dump(by_alias=True, exclude_none=True) for s in level.roster]
-            session.add(row)
+            level_row = existing.pop(position, None) or EscalationLevel(site_id=site.id, position=position)
+            level_row.name, level_row.wait = level.name, level.wait
+            level_row.roster = [s.model_dump(by_alias=True, exclude_none=True) for s in level.roster]
+            session.add(level_row)
         for stale in existing.values():
             session.delete(stale)
     session.flush()

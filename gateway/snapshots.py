@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from kernel.db.engine import affected
 from kernel.db.models import Device, Event, Snapshot
 
 READ_TASKS = {"plate": "plate", "person_id": "face"}
@@ -84,11 +85,11 @@ def store(session: Session, site: str, device: str, received_at: datetime, conte
     """
     if grid is None:
         grid = session.scalar(select(Device.grid_id).where(Device.id == device))
-    return int(session.scalar(insert(Snapshot).returning(Snapshot.id), {
+    return int(session.execute(insert(Snapshot).returning(Snapshot.id), {
         "public_id": new_public_id(), "site_id": site, "grid_id": grid, "device_id": device,
         "received_at": received_at, "media_type": media_type(content), "size": len(content), "content": content,
         "task": task,
-    }))
+    }).scalar_one())
 
 
 def new_public_id() -> str:
@@ -130,4 +131,4 @@ def unread(session: Session, since: datetime) -> list[Row[Any]]:
 
 
 def prune(session: Session, before: datetime) -> int:
-    return session.execute(delete(Snapshot).where(Snapshot.received_at < before)).rowcount or 0
+    return affected(session.execute(delete(Snapshot).where(Snapshot.received_at < before)))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import JSON, Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from kernel.db.engine import prebuilt
+from kernel.db.engine import affected, prebuilt
 from kernel.db.models import DeadLetter, Device, DeviceDeviation, Event, ProcessedMessage, Reading, UtcDateTime
 
 DEAD_LETTER_PAYLOAD_LIMIT = 4096
@@ -33,7 +33,8 @@ def _claim(insert_: Callable[[Any], Any]) -> Any:
     return insert_(table).on_conflict_do_nothing().returning(table.c.device_id, table.c.msg_id)
 
 
-_EVENT_INSERT = insert(Event.__table__).returning(Event.__table__.c.id, sort_by_parameter_order=True)
+_EVENTS = cast(Table, Event.__table__)
+_EVENT_INSERT = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
 """Built once, run as Core: the ORM's bulk-insert machinery cost more than the insert on the press path."""
 
 
@@ -91,12 +92,12 @@ def set_online(session: Session, device_id: str, online: bool, at: datetime,
     )
     if only_if_silent_since is not None:
         stmt = stmt.where((Device.last_seen.is_(None)) | (Device.last_seen < only_if_silent_since))
-    return session.execute(stmt).rowcount == 1
+    return affected(session.execute(stmt)) == 1
 
 
 def prune_processed_ids(session: Session, older_than: datetime) -> int:
     """Forget dedup ids past their retention, so the table does not grow forever."""
-    return session.execute(delete(ProcessedMessage).where(ProcessedMessage.received_at < older_than)).rowcount
+    return affected(session.execute(delete(ProcessedMessage).where(ProcessedMessage.received_at < older_than)))
 
 
 def prune_dead_letters(session: Session, older_than: datetime, keep_at_most: int) -> int:
@@ -105,10 +106,10 @@ def prune_dead_letters(session: Session, older_than: datetime, keep_at_most: int
     Dead letters are for inspection, not an archive: a flood must not fill the disk (the counts stay in
     /metrics and in the quarantine's alert).
     """
-    removed = session.execute(delete(DeadLetter).where(DeadLetter.received_at < older_than)).rowcount or 0
+    removed = affected(session.execute(delete(DeadLetter).where(DeadLetter.received_at < older_than)))
     cutoff = session.scalar(select(DeadLetter.id).order_by(DeadLetter.id.desc()).offset(keep_at_most).limit(1))
     if cutoff is not None:
-        removed += session.execute(delete(DeadLetter).where(DeadLetter.id <= cutoff)).rowcount or 0
+        removed += affected(session.execute(delete(DeadLetter).where(DeadLetter.id <= cutoff)))
     return removed
 
 

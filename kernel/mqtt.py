@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -62,7 +63,7 @@ def set_nodelay(client: mqtt.Client) -> None:
     sock = client.socket()
     if sock is not None:
         with contextlib.suppress(OSError):  # not a TCP socket (e.g. a websocket transport)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            cast(socket.socket, sock).setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def plain_client(broker_url: str, client_id: str, default_username: str, clean_session: bool = True) -> tuple[

@@ -16,7 +16,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import paho.mqtt.client as mqtt
 
@@ -178,7 +178,7 @@ class MqttConnection:
             if sock is None:
                 return
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                cast(socket.socket, sock).shutdown(socket.SHUT_RDWR)
             self._client.loop_read()  # paho sees the EOF now, closes and reports the drop
         self._down.wait(2.0)
 

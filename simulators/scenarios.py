@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from simulators.clock import DAY, Scheduler
 from simulators.faults import MALFORMED_TOPICS
@@ -50,7 +51,7 @@ class SimContext:
         """Schedule planned messages; ones already in the past are dropped (day 0 starts mid-morning)."""
         for p in items:
             if p.t >= self.scheduler.now:
-                self.scheduler.at(p.t, lambda p=p: self.emit(p))
+                self.scheduler.at(p.t, partial(self.emit, p))
 
 
 # --- behaviours ------------------------------------------------------------
@@ -137,17 +138,17 @@ def install_offline_script(ctx: SimContext) -> None:
     t0 = ctx.scheduler.now
     plan: list[tuple[float, Callable[[], None]]] = []
     for i, dev in enumerate(buttons):
-        plan.append((60 + 30 * i, lambda dev=dev: ctx.fleet.drop(dev, abrupt=True)))
+        plan.append((60 + 30 * i, partial(ctx.fleet.drop, dev, abrupt=True)))
     for dev in gate:
-        plan.append((120, lambda dev=dev: ctx.fleet.drop(dev, abrupt=False)))
+        plan.append((120, partial(ctx.fleet.drop, dev, abrupt=False)))
     for dev in fence:
-        plan.append((150, lambda dev=dev: ctx.fleet.drop(dev, abrupt=False)))
+        plan.append((150, partial(ctx.fleet.drop, dev, abrupt=False)))
     for dev in face:
-        plan.append((180, lambda dev=dev: ctx.fleet.drop(dev, abrupt=True)))
+        plan.append((180, partial(ctx.fleet.drop, dev, abrupt=True)))
     if buttons:
         plan.append((20 * MINUTE, lambda: ctx.fleet.restore(buttons[0])))
     for dev in gate:
-        plan.append((30 * MINUTE, lambda dev=dev: ctx.fleet.restore(dev)))
+        plan.append((30 * MINUTE, partial(ctx.fleet.restore, dev)))
     for dt, fn in plan:
         ctx.scheduler.at(t0 + dt, fn)
 

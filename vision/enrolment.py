@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from kernel.db.engine import affected
 from kernel.db.models import Event, FaceEmbedding, Person, PersonDataAccess, Snapshot
 from kernel.timeutil import utcnow
 from vision.faces import Gallery, embedding_from_bytes, embedding_to_bytes
@@ -63,6 +64,7 @@ def enrol(session: Session, person_id: str, photos: list[tuple[str, bytes, ReadR
         if refused is not None:
             outcomes.append(refused)
             continue
+        assert embedding is not None  # check_photo gives an embedding whenever it refuses nothing
         row = FaceEmbedding(person_id=person_id, embedding=embedding_to_bytes(embedding), source=source[:200],
                             photo=content if keep_photos else None, created_at=utcnow(), created_by=actor[:200])
         session.add(row)
@@ -115,12 +117,12 @@ def erase(session: Session, person: Person) -> dict[str, int]:
     The sighting events stay (a camera saw *someone* then), with `person_id` replaced
     by "erased", so alert histories keep their shape without the person in them.
     """
-    faces = session.execute(delete(FaceEmbedding).where(FaceEmbedding.person_id == person.id)).rowcount or 0
+    faces = affected(session.execute(delete(FaceEmbedding).where(FaceEmbedding.person_id == person.id)))
     events = sightings(session, person.id, limit=1_000_000)
     pictures = {e.data.get("snapshot_id") for e in events if isinstance(e.data.get("snapshot_id"), int)}
     removed = 0
     if pictures:
-        removed = session.execute(delete(Snapshot).where(Snapshot.id.in_(pictures))).rowcount or 0
+        removed = affected(session.execute(delete(Snapshot).where(Snapshot.id.in_(pictures))))
     for event in events:
         event.data = {k: v for k, v in event.data.items() if k != "nearest"} | {"person_id": ERASED}
     session.delete(person)

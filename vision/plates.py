@@ -107,7 +107,7 @@ def detect(models: _Models, image: np.ndarray, max_side: int = 800, threshold: f
     scale = min(1.0, max_side / max(h0, w0))
     img = cv2.resize(image, (round(w0 * scale), round(h0 * scale))) if scale < 1 else image
     h, w = img.shape[:2]
-    blob = (img.astype(np.float32) - np.float32([104, 117, 123])).transpose(2, 0, 1)[None]
+    blob = (img.astype(np.float32) - np.array([104, 117, 123], dtype=np.float32)).transpose(2, 0, 1)[None]
     loc, conf, landms = models.det.run(None, {"image": blob})
     pri = models.priors(h, w)
     scores = conf[0][:, 1]
@@ -119,7 +119,7 @@ def detect(models: _Models, image: np.ndarray, max_side: int = 800, threshold: f
     sizes = pri[:, 2:] * np.exp(loc[:, 2:] * 0.2)
     boxes = np.concatenate((centers - sizes / 2, centers + sizes / 2), 1) * (w, h, w, h)
     pts = np.concatenate([pri[:, :2] + lm[:, k : k + 2] * 0.1 * pri[:, 2:] for k in range(0, 8, 2)], 1)
-    pts = pts * np.tile(np.float32([w, h]), 4)
+    pts = pts * np.tile(np.array([w, h], dtype=np.float32), 4)
     keep = _nms(boxes, scores, 0.4)
     return [(float(scores[k]), boxes[k] / scale, pts[k].reshape(4, 2) / scale) for k in keep]
 
@@ -127,9 +127,10 @@ def detect(models: _Models, image: np.ndarray, max_side: int = 800, threshold: f
 def _rectify(image: np.ndarray, corners: np.ndarray, margin: float = 0.06) -> np.ndarray:
     c = corners.astype(np.float32)
     ssum, sdiff = c.sum(1), c[:, 1] - c[:, 0]
-    src = np.float32([c[ssum.argmin()], c[sdiff.argmin()], c[ssum.argmax()], c[sdiff.argmax()]])
+    src = np.array([c[ssum.argmin()], c[sdiff.argmin()], c[ssum.argmax()], c[sdiff.argmax()]], dtype=np.float32)
     mx, my = _PLATE_W * margin, _PLATE_H * margin * 2
-    dst = np.float32([[mx, my], [_PLATE_W - mx, my], [_PLATE_W - mx, _PLATE_H - my], [mx, _PLATE_H - my]])
+    dst = np.array([[mx, my], [_PLATE_W - mx, my], [_PLATE_W - mx, _PLATE_H - my], [mx, _PLATE_H - my]],
+                   dtype=np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
     return cv2.warpPerspective(image, m, (_PLATE_W, _PLATE_H), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 

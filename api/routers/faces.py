@@ -21,6 +21,7 @@ from api.deps import DB, Services, Svc, errors, require
 from api.jsonsafe import renderable
 from api.present import public_picture_ids
 from api.routers._common import LINE, PathId, commit, get_or_404, unprocessable
+from kernel.db.engine import affected
 from kernel.db.models import FaceEmbedding, Person
 from vision import enrolment
 from vision.worker import ReadResult
@@ -129,7 +130,7 @@ def _decode(photo: Photo) -> bytes:
 def delete_faces(person_id: PathId, svc: Svc, session: DB, who: Writer) -> None:
     """Forget the person's enrolled faces (the person stays); cameras stop recognising them within a second."""
     get_or_404(session, Person, person_id, "person")
-    removed = session.execute(delete(FaceEmbedding).where(FaceEmbedding.person_id == person_id)).rowcount
+    removed = affected(session.execute(delete(FaceEmbedding).where(FaceEmbedding.person_id == person_id)))
     enrolment.audit(session, who.name, who.role, "delete_faces", person_id, f"{removed} face(s)")
     session.commit()
     svc.gateway.reader.gallery.invalidate()

@@ -74,7 +74,7 @@ def metrics(svc: Svc, session: DB, _who: Annotated[Principal, Depends(require(Pe
     devices = Gauge("anju_devices", "Registered devices by kind and connection state", ["kind", "state"], registry=now)
     for kind, online, count in session.execute(
             select(Device.kind, Device.online, func.count()).group_by(Device.kind, Device.online)):
-        devices.labels(kind, {True: "online", False: "offline"}.get(online, "unknown")).set(count)
+        devices.labels(kind, "unknown" if online is None else "online" if online else "offline").set(count)
     Gauge("anju_alert_stream_clients", "Live alert stream connections", registry=now).set(svc.alerts.subscribers)
     Gauge("anju_api_auth_blocked_total", "Requests refused (429) after too many wrong tokens from one address",
           registry=now).set(svc.failed_auth.blocked_total)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
@@ -51,7 +51,8 @@ class SilenceOut(BaseModel):
 
 
 def _out(row: Silence, now: datetime) -> SilenceOut:
-    return SilenceOut(id=row.id, kind=row.kind, site=row.site_id, grid=row.grid_id, device=row.device_id,
+    kind = cast(Literal["silence", "maintenance"], row.kind)
+    return SilenceOut(id=row.id, kind=kind, site=row.site_id, grid=row.grid_id, device=row.device_id,
                       rule=row.rule, owner=row.owner, reason=row.reason, starts_at=row.starts_at,
                       ends_at=row.ends_at, created_at=row.created_at, active=row.starts_at <= now < row.ends_at)
 

@@ -9,7 +9,7 @@ person-data audit log, naming the person when the picture's event named one.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from sqlalchemy import select
@@ -22,7 +22,8 @@ from vision import enrolment
 router = APIRouter(prefix="/snapshots", tags=["snapshots"])
 Viewer = Annotated[Principal, Depends(require(Permission.SNAPSHOTS_READ))]
 PublicId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="the picture's public id")]
-IMAGE = {200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the picture as the camera sent it"}}
+IMAGE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the picture as the camera sent it"}}
 
 
 def may_see(who: Principal, picture: Snapshot) -> bool:

@@ -6,6 +6,7 @@ empty list, since rules may name a list before anybody is put on it.
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Annotated
 
@@ -40,7 +41,7 @@ class EntryOut(BaseModel):
 
 class ListOut(BaseModel):
     list: str
-    entries: list[EntryOut]
+    entries: builtins.list[EntryOut]
 
 
 def _entry(row: WatchlistEntry) -> EntryOut:

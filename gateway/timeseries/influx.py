@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.orm import Session
@@ -185,7 +185,7 @@ class InfluxReadingStore(ReadingStore):
             return True
         try:
             self.write_api.write(bucket=self.settings.bucket, org=self.settings.org, record="\n".join(lines),
-                                 write_precision=WritePrecision.NS)
+                                 write_precision=cast(Any, WritePrecision.NS))
         except ApiException as exc:
             if exc.status not in REJECTED_STATUSES:
                 return self._failed(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import store
 from gateway.timeseries.base import MAX_POINTS, Point, ReadingRow, ReadingStore, bucket_order, bucket_start
+from kernel.db.engine import affected
 from kernel.db.models import Reading
 
 
@@ -32,7 +34,8 @@ class SqlReadingStore(ReadingStore):
              limit: int = MAX_POINTS) -> list[Point]:
         with self.sessions() as session:
             if not step:
-                stmt = self._where(select(Reading.ts, Reading.value, Reading.zone), device_id, metric, since, until)
+                columns = typing.cast(Select[Any], select(Reading.ts, Reading.value, Reading.zone))
+                stmt = self._where(columns, device_id, metric, since, until)
                 return [Point(ts, value, zone) for ts, value, zone in
                         session.execute(stmt.order_by(Reading.ts, Reading.id).limit(limit))]
             bucket = _bucket_expression(session.get_bind().dialect.name, step).label("bucket")
@@ -49,7 +52,7 @@ class SqlReadingStore(ReadingStore):
 
     def prune(self, older_than: datetime) -> int:
         with self.sessions.begin() as session:
-            return session.execute(delete(Reading).where(Reading.ts < older_than)).rowcount
+            return affected(session.execute(delete(Reading).where(Reading.ts < older_than)))
 
 
 def _bucket_expression(dialect: str, step: int) -> Any:

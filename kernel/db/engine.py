@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -88,3 +88,9 @@ def upsert_insert(session: Session, model: type[Any]) -> Any:
     with several gateway processes; both backends speak the same ON CONFLICT.
     """
     return _upsert_insert_for(session.get_bind().dialect.name)(model)
+
+
+def affected(result: Result[Any]) -> int:
+    """Rows an INSERT/UPDATE/DELETE touched. `Session.execute` is typed as returning a `Result`, but for a DML
+    statement it is a `CursorResult`, which counts them (0 when the driver cannot tell)."""
+    return cast(CursorResult[Any], result).rowcount or 0

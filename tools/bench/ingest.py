@@ -674,7 +674,7 @@ def run_workers_bench(counts: list[int], broker_url: str | None, devices: int, r
     check_workers_database(counts, db_url)
     workdir = Path(tempfile.mkdtemp(prefix="anju-bench-workers-"))
     site_file = _write_site_file(workdir, devices, kind)
-    rows = []
+    rows: list[WorkersRow] = []
     for n in counts:
         managed = ManagedMosquitto() if broker_url is None else None
         if managed is not None:

@@ -117,7 +117,7 @@ def _received_at(db_url: str, msg_ids: list[str]) -> dict[str, float]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(select(Event.msg_id, Event.received_at).where(Event.msg_id.in_(msg_ids)))
-            return {msg_id: at.timestamp() for msg_id, at in rows}
+            return {msg_id: at.timestamp() for msg_id, at in rows if msg_id is not None}
     finally:
         engine.dispose()
 

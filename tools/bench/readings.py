@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from gateway.timeseries import ReadingRow
 from kernel.timeutil import utcnow
@@ -104,7 +104,7 @@ def _chunks(rows: list[ReadingRow], size: int) -> list[list[ReadingRow]]:
 
 
 def _bench_sql(db_url: str | None, count: int, workdir: Path) -> tuple[str, float, float]:
-    from sqlalchemy import insert
+    from sqlalchemy import Table, insert
 
     from gateway.timeseries import SqlReadingStore
     from kernel.db import make_engine, migrate, session_factory
@@ -128,7 +128,7 @@ def _bench_sql(db_url: str | None, count: int, workdir: Path) -> tuple[str, floa
         started = time.perf_counter()
         for chunk in _chunks(table_rows, GATEWAY_BATCH):
             with engine.begin() as conn:
-                conn.execute(insert(Reading.__table__), chunk)
+                conn.execute(insert(cast(Table, Reading.__table__)), chunk)
         bare_seconds = time.perf_counter() - started
     finally:
         engine.dispose()

@@ -26,6 +26,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -339,7 +340,7 @@ def _time_each(images: list[tuple[Path, Any]], fn: Callable[[Any], Any], repeat:
     times: dict[Path, list[float]] = {path: [] for path, _ in images}
     for _ in range(repeat):
         for path, image in images:
-            times[path].append(_timed(lambda image=image: fn(image)))
+            times[path].append(_timed(partial(fn, image)))
     return times
 
 
