@@ -153,9 +153,9 @@ def rules_backtest(
     from dataclasses import asdict
     from datetime import UTC, datetime
 
+    from alerting.backtest import run_backtest
     from kernel.config import load_settings
     from kernel.db import make_engine, session_factory
-    from rules.backtest import run_backtest
     from rules.loader import RuleFileError, load_rule_files
 
     def when(text: str) -> datetime:
@@ -203,7 +203,8 @@ def bench_ingest(
 ) -> None:
     """Gateway end-to-end processed rate vs. a bare paho subscriber on the same traffic (target >= 0.7x)."""
     from devices import KINDS
-    from tools.bench.ingest import check_workers_database, parse_worker_counts, run_ingest_bench, run_workers_bench
+    from tools.bench.ingest import run_ingest_bench
+    from tools.bench.workers import check_workers_database, parse_worker_counts, run_workers_bench
 
     _logging("WARNING")
     if workers is None:

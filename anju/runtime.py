@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from alerting.engine import RuleEngine
 from api.present import has_pictures, present_alert
 from api.runtime import Runtime
 from gateway.service import Gateway
 from kernel.config import Settings
-from rules.engine import RuleEngine
 
 
 def build_runtime(settings: Settings) -> Runtime:

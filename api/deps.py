@@ -17,10 +17,10 @@ from kernel.config import Settings
 from kernel.timeutil import utcnow
 
 if TYPE_CHECKING:
+    from alerting.engine import RuleEngine
     from api.stream import AlertStreamHub, MessageTap
     from api.tokenwatch import TokenWatch
     from gateway.service import Gateway
-    from rules.engine import RuleEngine
 
 
 @dataclass

@@ -42,7 +42,7 @@ from kernel.timeutil import utcnow
 
 UPLOADS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"/api/v1/persons/[^/]+/faces"), "faces"),
-    ("POST", re.compile(r"/api/v1/vendors/hikvision/[^/]+/[^/]+"), "vendors"),
+    ("POST", re.compile(r"/api/v1/vendors/[^/]+/[^/]+/[^/]+"), "vendors"),
     ("POST", re.compile(r"/api/v1/devices/import"), "devices_import"),
     ("PUT", re.compile(r"/api/v1/rules/files/[^/]+"), "rules"),
     ("POST", re.compile(r"/api/v1/rules/check"), "rules"),

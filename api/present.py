@@ -22,7 +22,7 @@ PICTURE_KEY = "snapshot_id"
 
 
 def present_alerts(session: Session, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Alerts as `rules.alerts.alert_json` makes them, as the API shows them (one query for all their pictures)."""
+    """Alerts as `alerting.alerts.alert_json` makes them, as the API shows them (one query for all their pictures)."""
     shown = [renderable(alert) for alert in alerts]
     holders = [holder for alert in shown for holder in _picture_holders(alert.get("evidence"))]
     if holders:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alerting.engine import RuleEngine
 from gateway.service import Gateway
-from rules.engine import RuleEngine
 
 
 @dataclass

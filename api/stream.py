@@ -116,8 +116,9 @@ class AlertStreamHub:
 
         Changes committed in this process come with their journal ids (`AlertChange.seq`): when they
         continue the journal right where the tailer is, they are sent as they are, with no read of the
-        journal and no hop through a worker thread (`anju bench latency`: the stream was about 5 ms behind
-        the alerts topic). Anything else (a gap, another process's change, a notification) reads the journal.
+        journal and no hop through a worker thread (before, the stream lagged the alerts topic:
+        docs/architecture.md#measured-decisions). Anything else (a gap, another process's change, a
+        notification) reads the journal.
         """
         loop, event = self._loop, self._wake
         if loop is None or event is None or loop.is_closed():

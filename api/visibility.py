@@ -29,7 +29,7 @@ def alert_filter(who: Principal, columns: Any = Alert) -> ColumnElement[bool]:
 
 
 def can_see_alert(who: Principal, alert: Mapping[str, Any]) -> bool:
-    """The same rule for an alert as the API shows it (`rules.alerts.alert_json`)."""
+    """The same rule for an alert as the API shows it (`alerting.alerts.alert_json`)."""
     if who.role in (Role.ADMIN, Role.INTEGRATOR):
         return True
     if who.role is Role.MAINTENANCE:

@@ -1,4 +1,5 @@
-"""Device drivers: one module per kind, all behind `devices.base.DeviceDriver`.
+"""Device drivers: one folder per kind (`devices/<kind>/`: driver, simulated device, sample payloads), all
+behind `devices.base.DeviceDriver`.
 
 `DRIVERS` maps a kind (the `{kind}` segment of a topic) to its driver instance:
 the built-in drivers plus those installed packages declare in the `anju.devices`
@@ -13,11 +14,16 @@ from devices.base import DeviceDriver
 from devices.elder_button import ElderButton
 from devices.face_camera import FaceCamera
 from devices.fence import Fence
+from devices.hikvision import Hikvision
 from devices.plate_camera import PlateCamera
 from devices.registry import ENTRY_POINT_GROUP, DriverError, discover
 from kernel.config import use_kind_catalog
 
 BUILTIN_DRIVERS: tuple[type[DeviceDriver], ...] = (ElderButton, AccessGate, PlateCamera, FaceCamera, Fence)
+BUILTIN_VENDORS: tuple[type[DeviceDriver], ...] = (Hikvision,)
+"""Drivers that only take HTTP pushes (`parse_push`) for devices of built-in kinds: not topic kinds, so not in
+`DRIVERS`. A plugin driver in `DRIVERS` that overrides `parse_push` takes pushes the same way."""
+VENDORS: dict[str, DeviceDriver] = {cls.kind: cls() for cls in BUILTIN_VENDORS}
 
 DRIVERS: dict[str, DeviceDriver] = {}
 driver_errors: list[DriverError] = []
@@ -43,6 +49,13 @@ def get_driver(kind: str) -> DeviceDriver | None:
     return DRIVERS.get(kind)
 
 
+def push_driver(vendor: str) -> DeviceDriver | None:
+    """The driver serving `POST /api/v1/vendors/{vendor}/...`: a built-in vendor, else a driver of that topic kind
+    that takes pushes; None when no driver does."""
+    driver = VENDORS.get(vendor) or DRIVERS.get(vendor)
+    return driver if driver is not None and driver.takes_pushes else None
+
+
 def canonical_kinds() -> list[str]:
     """The kinds devices are registered, matched by rules and shown as: vendor drivers map to these."""
     return sorted({driver.canonical for driver in DRIVERS.values()})
@@ -50,7 +63,7 @@ def canonical_kinds() -> list[str]:
 
 reload_drivers()
 
-__all__ = ["BUILTIN_DRIVERS", "DRIVERS", "KINDS", "DeviceDriver", "DriverError", "canonical_kinds", "driver_errors",
-           "get_driver", "reload_drivers"]
+__all__ = ["BUILTIN_DRIVERS", "BUILTIN_VENDORS", "DRIVERS", "KINDS", "VENDORS", "DeviceDriver", "DriverError",
+           "canonical_kinds", "driver_errors", "get_driver", "push_driver", "reload_drivers"]
 
 use_kind_catalog(lambda: DRIVERS)  # settings name kinds (`health.offline_timeouts`): checked against the drivers

@@ -3,17 +3,24 @@
 A driver says what a kind's messages look like (a pydantic model per message
 type), what they mean (canonical events, readings, health), how often the kind
 checks in, and which commands it takes. The gateway knows nothing kind-specific:
-adding a kind is adding one module with one `DeviceDriver` subclass.
+adding a kind is adding one folder (`devices/<kind>/`, docs/devices.md) with one `DeviceDriver`
+subclass, and the places that need to know something of a kind ask its driver through the hooks below.
 """
 
 from __future__ import annotations
 
+import json
+import random
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import timedelta, tzinfo
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from devices.simulation import KindModel
 from kernel.observations import ReadingValue
 
 __all__ = ["ReadingValue"]  # re-exported: drivers build readings from here (the type lives in the kernel)
@@ -84,6 +91,70 @@ class Interpretation:
     health: HealthUpdate = field(default_factory=HealthUpdate)
 
 
+@dataclass(frozen=True, slots=True)
+class PersonEvidence:
+    """What in one observation names the person it shows (`DeviceDriver.person_evidence`).
+
+    The person directory (`rules.persons`) looks `value` up by `link`: `person` is a person id; `device` the
+    observing device itself, in the `devices` of the person holding it (an elder's button); `credential` a
+    card number or PIN in a person's `credentials`; `plate` a plate in a person's `plates`. Devices, credentials
+    and plates are looked up within the device's site.
+    """
+
+    link: Literal["person", "device", "credential", "plate"]
+    value: str
+
+
+Holder = Callable[[], "tuple[str, Mapping[str, Any]] | None"]
+"""Asked lazily by `DeviceDriver.contacts`: the name and attributes of the person whose `devices` list the device."""
+
+
+class PushError(ValueError):
+    """An HTTP push body a driver cannot turn into messages; `reason` is a stable class (the dead letter's
+    reason is `<driver kind>_<reason>`), `detail` a sentence for the integrator."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class PushTarget:
+    """The registered device an HTTP push was posted to (`POST /api/v1/vendors/{vendor}/{site}/{device}`)."""
+
+    site: str
+    device: str
+    kind: str
+    """Its registered (canonical) kind."""
+    attributes: Mapping[str, Any]
+    timezone: tzinfo | None
+    """The site's zone, for vendor times written without an offset; None: unknown."""
+
+
+@dataclass(slots=True)
+class Push:
+    """One canonical message an HTTP push means: it enters the gateway as if published on
+    `anju/v1/{site}/{kind}/{device}/{channel}` (same decoding, dedup, storage and rules as MQTT)."""
+
+    device: str
+    kind: str
+    """The canonical kind the payload is (the device's registered kind)."""
+    channel: Literal["event", "telemetry"]
+    payload: dict[str, Any]
+    """The canonical payload (with `type` and, for dedup, a `msg_id` derived from the vendor's event identity)."""
+    picture: bytes | None = None
+    """The event's picture (JPEG): the gateway carries it as the payload's `snapshot`, within the payload limit."""
+
+
+@dataclass(slots=True)
+class Pushed:
+    """What one HTTP push body means: its messages, or why nothing came of it (answered 200 all the same)."""
+
+    messages: list[Push] = field(default_factory=list)
+    ignored: str | None = None
+
+
 class DeviceDriver:
     """Subclass once per kind and set the class attributes; override `interpret` when needed."""
 
@@ -110,6 +181,12 @@ class DeviceDriver:
     """For a vendor driver: the built-in kind its devices are (e.g. "plate_camera"). Its `kind` then only selects
     the driver by topic; the device is registered, matched by rules and shown as `canonical_kind`, and `normalize`
     must produce that kind's canonical payloads. None: the driver defines a kind of its own."""
+    push_kinds: ClassVar[tuple[str, ...]] = ()
+    """For a driver that takes HTTP pushes (`parse_push`): the registered kinds of the devices they may be posted
+    for (a Hikvision push goes to a `plate_camera` or a `face_camera`); empty: the driver's `canonical` kind."""
+    personal_device: ClassVar[bool] = False
+    """A device that belongs to one person (an elder's button): persons list it in their `devices` (the site file
+    refuses any other kind there), and `contacts` may fall back to that person."""
 
     @property
     def canonical(self) -> str:
@@ -146,13 +223,68 @@ class DeviceDriver:
             out[name.strip().lower()] = target
         return out
 
-    def simulated(self, rng: Any = None) -> Any:
-        """A simulator model (`simulators.kinds.base.KindModel`) of this kind's device, or None.
+    def simulated(self, rng: random.Random | None = None,
+                  attributes: Mapping[str, Any] | None = None) -> KindModel | None:
+        """This kind's simulated device (a `devices.simulation.KindModel`), or None when the kind has none.
 
-        Lets `simulators.kinds.make_model` (and so `SimulatedDevice`, `anju simulate`) drive a kind that has no
-        built-in simulator: each third-party driver can ship its own simulated device.
+        `simulators.kinds.make_model` (and so `SimulatedDevice`, `anju simulate`) asks every driver, built-in or
+        third-party, through this one hook. `attributes` are the device's attributes from the site file, for a
+        model whose shape depends on them (a fence host's zones and pulse voltage). Plugins written before the
+        hook took them (`simulated(self, rng)`) keep working: they are asked without.
         """
         return None
+
+    def samples(self) -> dict[str, list[dict[str, Any]]]:
+        """Canonical example payloads of the kind by channel (`{"event": [...], "telemetry": [...]}`), {} if none.
+
+        Read from `samples.json` beside the driver's module (a built-in kind's folder): one file shows a newcomer
+        what the kind sends, and tests/devices/test_kinds.py feeds every sample through the gateway's decoding,
+        so the examples cannot drift from the schemas.
+        """
+        module = sys.modules.get(type(self).__module__)
+        where = getattr(module, "__file__", None)
+        path = Path(where).parent / "samples.json" if where else None
+        if path is None or not path.is_file():
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {str(channel): list(items) for channel, items in data.items()}
+
+    def describe_reading(self, data: Mapping[str, Any]) -> str:
+        """One line saying what Anju read from a camera picture (`read_by: anju`), kept as the picture's outcome.
+
+        Only kinds whose events carry pictures (a `Capture` payload) are asked; the default names the type.
+        """
+        return str(data.get("type") or "reading")
+
+    def person_evidence(self, type: str, data: Mapping[str, Any], device: str) -> PersonEvidence | None:
+        """What in an event of `type` shows a person (for `per: person` absences, the welfare check), or None.
+
+        The kind knows which of its events show the person themselves (a button press, a granted pass, a good face
+        match) and which never do (heartbeats, denied passes, one-time codes). Default: none do.
+        """
+        return None
+
+    def contacts(self, attributes: Mapping[str, Any], holder: Holder) -> dict[str, Any] | None:
+        """Who the patrol calls about an alert of this device (the API's `contacts`), None when there is nobody.
+
+        `attributes` are the device's own (site file, API); `holder()` looks up the person whose `devices` list
+        the device, only if called. Default: None (cameras, gates and fences have nobody to call).
+        """
+        return None
+
+    @property
+    def takes_pushes(self) -> bool:
+        """Whether the driver overrides `parse_push` (`POST /api/v1/vendors/{kind}/...` is served)."""
+        return type(self).parse_push is not DeviceDriver.parse_push
+
+    def parse_push(self, body: bytes, content_type: str, headers: Mapping[str, str], target: PushTarget) -> Pushed:
+        """Map a vendor's HTTP push (a camera posting its own event format) to canonical messages.
+
+        The HTTP counterpart of `normalize`: the body (at most 4 MiB), its Content-Type and headers, and the
+        registered device it was posted to. Raise `PushError` for a body that cannot be mapped: it is kept as a
+        dead letter and answered 422. Default: pushes are not supported (the route answers 404).
+        """
+        raise NotImplementedError(f"{type(self).__name__} takes no HTTP pushes")
 
     def schema_for(self, channel: str, msg_type: str) -> type[Payload] | None:
         """The payload model of `msg_type` on `channel` ("event" or "telemetry"), None if unknown."""

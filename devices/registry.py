@@ -83,6 +83,7 @@ def discover(builtins: tuple[type[DeviceDriver], ...],
         return drivers, [DriverError("(unknown package)", group, f"listing entry points failed: {exc!r}")]
     for ep in found:
         label = f"{ep.name} = {ep.value}"
+        reason: str | None
         try:
             obj = ep.load()
         except BaseException as exc:  # ImportError, SyntaxError, SystemExit in a module body...

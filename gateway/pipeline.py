@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from devices import get_driver
 from devices.base import Capture
 from gateway import snapshots, store
 from gateway.decode import NO_CONTEXT, DecodeContext, DeviceMessage, RawMessage, Rejection, StatusMessage, decode
@@ -394,7 +395,9 @@ class Pipeline:
         """
         data = obs.data
         if data.get("read_by") == "anju" and isinstance(data.get("snapshot_id"), int):
-            snapshots.finish(session, data["snapshot_id"], info.id, _outcome(data))
+            driver = get_driver(info.kind)  # what was read, in the kind's words (`DeviceDriver.describe_reading`)
+            snapshots.finish(session, data["snapshot_id"], info.id,
+                             driver.describe_reading(data) if driver is not None else str(data.get("type")))
             return None
         content = snapshots.take_picture(data)
         if content is None:
@@ -483,14 +486,6 @@ class Pipeline:
             "payload": raw.payload,
         }])
         self.metrics.dead_letters.labels(rejection.reason).inc()
-
-
-def _outcome(data: dict[str, Any]) -> str:
-    if data.get("plate"):
-        return f"plate {data['plate']} ({data.get('confidence')})"
-    if data.get("person_id"):
-        return f"person {data['person_id']} ({data.get('similarity')})"
-    return "unknown face" + (f" (nearest {data['nearest']} {data.get('similarity')})" if data.get("nearest") else "")
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

@@ -94,7 +94,7 @@ class DeviceRegistry:
         """Every registered device, cached.
 
         Only the columns a `DeviceInfo` holds are read, as plain rows: loading whole ORM objects (JSON
-        location, readings, identity map) for 100k devices took 3.4 s of each start, now 1.8 s (`anju bench scale`).
+        location, readings, identity map) took half of a district's start-up (docs/architecture.md#measured-decisions).
         """
         rows = session.execute(select(*INFO_COLUMNS))
         infos = [device_info(row, self.timeouts) for row in rows]
@@ -210,9 +210,8 @@ def _apply_devices(session: Session, site: str, grid_ids: set[str], devices: lis
     query, the new ones inserted a chunk per statement, and only those whose configuration changed are updated.
 
     One `session.get` per device cost a query each, and each query first flushed the device added before it;
-    re-applying an unchanged file still loaded and compared every device as an ORM object. A site file of
-    100k devices took 42 s to apply on an empty database and 30 s at every restart (SQLite); now 4 s and 2 s
-    (`anju bench scale`).
+    re-applying an unchanged file still loaded and compared every device as an ORM object: a district's file
+    took ten times longer to apply (docs/architecture.md#measured-decisions).
     The site's devices are read by `site_id`, not by lists of ids: PostgreSQL, whose statistics do not know yet
     about the rows just inserted, scanned the table for each `id IN (...)` with 500 parameters (15 s for 20k
     devices). Errors are raised for the first device at fault, in file order, as before; a device listed twice
@@ -249,12 +248,15 @@ def _changed(row: Row[Any], config: DeviceConfig) -> bool:
 
 
 def _check_person_links(session: Session, site: str, grid_ids: set[str], person: PersonConfig) -> None:
-    """A person's grid and buttons must exist: a mistyped button would silently never show the elder."""
+    """A person's grid and buttons must exist: a mistyped button would silently never show the elder.
+
+    Which kinds a person can hold is the driver's to say (`personal_device`: the elder button)."""
     if person.grid is not None and person.grid not in grid_ids:
         raise ValueError(f"person {person.id}: grid {person.grid!r} is not a grid of site {site!r}")
     for device_id in person.devices:
         row = session.get(Device, device_id)
-        if row is None or row.site_id != site or row.kind != "elder_button":
+        driver = DRIVERS.get(row.kind) if row is not None else None
+        if row is None or row.site_id != site or driver is None or not driver.personal_device:
             raise ValueError(f"person {person.id}: {device_id!r} is not an elder button of site {site!r}")
 
 

@@ -24,6 +24,7 @@ from kernel.db import make_engine, migrate, session_factory
 from kernel.db.models import Device
 from kernel.metrics import GatewayMetrics
 from kernel.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
+from kernel.ports import Ticker, TransactionHook
 from kernel.siteconfig import load_site_config
 from kernel.timeutil import utcnow
 
@@ -55,7 +56,7 @@ class Gateway:
         """Called on the processing thread after each commit (live API stream, alert publishing)."""
         self.batch_listeners: list[Callable[[list[RawMessage], BatchResult], None]] = []
         """Called after each committed batch with its raw messages (benchmarks, instrumentation)."""
-        self.tickers: list[Callable[[datetime], None]] = []
+        self.tickers: list[Ticker] = []
         """Called on the watchdog thread every `watchdog_interval` (rule timers, escalations)."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -108,6 +109,20 @@ class Gateway:
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.hub.connected.wait(timeout)
+
+    # -- what the alerting layer uses (`kernel.ports.GatewayPort`) --------------------------------
+
+    def add_transaction_hook(self, hook: TransactionHook) -> None:
+        """Run `hook` inside every batch's transaction, after the batch is stored (the rule engine)."""
+        self.pipeline.transaction_hooks.append(hook)
+
+    def add_ticker(self, ticker: Ticker) -> None:
+        """Call `ticker` on the watchdog thread every `watchdog_interval` (rule timers, escalations)."""
+        self.tickers.append(ticker)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish at QoS 1 on the gateway's connection (alert changes, after their commit)."""
+        self.hub.publish(topic, payload, qos=1)
 
     # -- processing thread ------------------------------------------------------------------------
 

@@ -82,8 +82,8 @@ class GatewaySettings(_Section):
     batch_seconds: float = Field(default=0.005, gt=0)
     """How long one transaction should take: batches are sized by the measured cost per message (up to
     `batch_size`). An elder's press arriving meanwhile waits for that commit, so this bounds its wait.
-    5 ms rather than 15 halved a press's wait under 5,000 msg/s of telemetry at no measurable cost in
-    throughput (`anju bench latency`, `anju bench ingest`: 1,824 against 1,808 msg/s saturated, SQLite)."""
+    5 ms rather than 15 shortens a press's wait under heavy telemetry at no measurable cost in throughput
+    (docs/architecture.md#measured-decisions)."""
     queue_limit: int = 20_000
     """Beyond this many queued messages, QoS 0 telemetry is shed (counted); QoS 1 never is."""
     auto_register: bool = False

@@ -34,7 +34,8 @@ class DeviceInfo:
         deadline, which depends on the drivers).
 
         Site, kind, grid and zone are shared by thousands of devices, but the database driver returns a new
-        string for each row: interned, the registry of 100k devices holds 42 MB instead of 64 (`anju bench scale`).
+        string for each row: interned, a district's registry holds a third less
+        (docs/architecture.md#measured-decisions).
         """
         segment = (row.attributes or {}).get("segment")
         aliases = (row.attributes or {}).get("type_aliases")

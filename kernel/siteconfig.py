@@ -123,9 +123,8 @@ class CommunityConfig(_Strict):
 
 
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's parser where PyYAML was built with it (the wheels are): the same safe loading, but a district's site
-file of 100k devices (11 MB) took 42 s to read with the pure-Python parser and takes 12 s with libyaml
-(`anju bench scale`)."""
+"""libyaml's parser where PyYAML was built with it (the wheels are): the same safe loading, several times faster on
+a district's site file (docs/architecture.md#measured-decisions)."""
 
 
 def load_site_config(path: str | Path) -> CommunityConfig:

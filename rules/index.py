@@ -1,4 +1,5 @@
-"""Which rules can act on an observation: the ones `RuleEngine.on_observations` evaluates, in pack order.
+"""Which rules can act on an observation: those `RuleEngine.on_observations` (`alerting.engine`) evaluates,
+in pack order.
 
 Trying every rule on every observation is fine for the built-in pack, but a
 district configures rules per community, grid and gate: with 1,000 rules,
@@ -59,12 +60,12 @@ class Reach:
 
 
 def reach(rule: Rule) -> Reach:
-    """What `RuleEngine._evaluate` requires of an observation before the rule can have any effect.
+    """What `rules.conditions.evaluate` requires of an observation before the rule can have any effect.
 
     Scope: `sites` and `kinds` are checked first. Then: an event, count, duration, absence or correlation
     does nothing unless one of its event matchers matches the device's kind and the type (`EventMatch.matches`
     checks those before any payload field); a threshold does nothing unless the kind is its kind and the
-    observation has a reading of its metric (`RuleEngine._threshold`).
+    observation has a reading of its metric (`rules.conditions.threshold`).
     """
     scope = rule.scope
     sites = frozenset(scope.sites) if scope is not None and scope.sites is not None else None
@@ -82,7 +83,7 @@ class RuleIndex:
 
     Candidate lists are computed on first use and kept: which sites exist is only known from the traffic,
     and the first observation of each (site, kind, type, readings) costs one pass over that site's rules and
-    the rules of no particular site. Built once per rule set (`RuleEngine._set_rules`) and never changed
+    the rules of no particular site. Built once per rule set (`alerting.engine.RuleEngine._set_rules`) and never changed
     after, apart from the cache, so a gateway's clock thread may swap in a new index while a batch runs.
     """
 

@@ -27,6 +27,11 @@ from rules import floor, yamlsource
 from rules.schema import LocatedValueError, Rule, RuleFile
 
 
+def builtin_rules_path() -> Path:
+    """The built-in rule pack shipped with the package (`rules/builtin.yaml`)."""
+    return Path(__file__).resolve().parent / "builtin.yaml"
+
+
 @dataclass(frozen=True, slots=True)
 class RuleError:
     """One mistake in a rule file: where it is and what is wrong, in words an operator can act on."""

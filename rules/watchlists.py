@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from kernel.db.engine import upsert_insert
+from kernel.db.engine import affected, upsert_insert
 from kernel.db.models import WatchlistEntry
 
 
@@ -37,4 +37,4 @@ def add_entry(session: Session, list_name: str, value: str, now: datetime, added
 def remove_entry(session: Session, list_name: str, value: str) -> bool:
     result = session.execute(delete(WatchlistEntry).where(WatchlistEntry.list == list_name,
                                                           WatchlistEntry.value == value))
-    return result.rowcount > 0
+    return affected(result) > 0

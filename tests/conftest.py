@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerting.engine import RuleEngine
 from anju.runtime import Runtime, presenter
 from api.app import create_app
 from gateway.embedded_broker import EmbeddedBroker
@@ -27,7 +28,6 @@ from gateway.service import Gateway
 from kernel.config import Settings, load_settings
 from kernel.db import make_engine, migrate, session_factory
 from kernel.mqtt import forget_session
-from rules.engine import RuleEngine
 from tests.helpers import ApiServer, Publisher, clear_retained, make_site
 from tools.bench.mosquitto import ManagedMosquitto, free_port
 

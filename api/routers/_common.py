@@ -1,6 +1,6 @@
 """What the configuration routers share: typed ids, look-ups that answer 404, commits that answer 409, rosters.
 
-Everything written here ends up in `rules.routing.Routing.from_db`, which every
+Everything written here ends up in `alerting.routing.Routing.from_db`, which every
 gateway runs on each refresh; so a roster, a wait or a timezone is validated
 exactly as routing will read it, and a value routing could not use is a 422
 here rather than a broken refresh later.

@@ -11,17 +11,18 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerting import alerts as lifecycle
 from api.auth import Permission, Principal
 from api.deps import DB, Services, Svc, accept_websocket, errors, require
 from api.jsonsafe import renderable, renderable_object
 from api.present import present_alert, present_alerts
 from api.stream import forward
 from api.visibility import alert_filter, can_see_alert
+from devices import get_driver
 from kernel.db.models import Alert, Device, Person
 from kernel.timeutil import utcnow
 from kernel.vocabulary import Severity, State
-from rules import alerts as lifecycle
-from rules.persons import PersonDirectory, contact, family_contacts
+from rules.persons import PersonDirectory
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -151,26 +152,28 @@ def get_alert(alert_id: AlertId, svc: Svc, session: DB,
     body["device"] = None if device is None else {
         "id": device.id, "name": device.name, "kind": device.kind, "zone": device.zone, "grid": device.grid_id,
         "location": renderable_object(device.location)}
-    body["contacts"] = None
-    if device is not None and device.kind == "elder_button":
-        body["contacts"] = renderable(_contacts(svc, session, device))
+    body["contacts"] = None if device is None else _contacts(svc, session, device)
     return body
 
 
-def _contacts(svc: Services, session: Session, device: Device) -> dict[str, Any]:
-    """The elder and the family for a button: its own attributes (a name or an object, as documented), and
-    what is missing there from the person whose `devices` list the button (the welfare check's directory)."""
+def _contacts(svc: Services, session: Session, device: Device) -> dict[str, Any] | None:
+    """Who to call, as the device's driver says (`DeviceDriver.contacts`: an elder button's elder and family),
+    from the device's attributes and, if the driver asks, the person whose `devices` list it."""
+    driver = get_driver(device.kind)
+    if driver is None:
+        return None
     attrs = device.attributes if isinstance(device.attributes, dict) else {}
-    elder, family = contact(attrs.get("elder")), family_contacts(attrs.get("family"))
-    if elder is None or not family:
+
+    def holder() -> tuple[str, dict[str, Any]] | None:
         directory = svc.engine.persons or PersonDirectory.load(session)
-        holder = directory.holder(device.site_id, device.id)
-        person = session.get(Person, holder.id) if holder is not None else None
-        if person is not None:
-            elder = elder or {"name": person.name}
-            person_attrs = person.attributes if isinstance(person.attributes, dict) else {}
-            family = family or family_contacts(person_attrs.get("family"))
-    return {"elder": elder, "family": family}
+        held = directory.holder(device.site_id, device.id)
+        person = session.get(Person, held.id) if held is not None else None
+        if person is None:
+            return None
+        return person.name, person.attributes if isinstance(person.attributes, dict) else {}
+
+    found = driver.contacts(attrs, holder)
+    return None if found is None else renderable(found)
 
 
 @router.post("/{alert_id}/ack", response_model=AlertOut, responses=errors(404, 409, 422))

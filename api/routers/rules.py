@@ -30,8 +30,7 @@ from kernel.db.models import RuleFileRow
 from kernel.timeutil import utcnow
 from kernel.vocabulary import Severity
 from rules import pack
-from rules.engine import builtin_rules_path
-from rules.loader import RuleError, check_text
+from rules.loader import RuleError, builtin_rules_path, check_text
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 MAX_FILE_CHARS = 512 * 1024

@@ -10,13 +10,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
 
+from alerting.silences import SilenceRefused, create_silence
 from api.auth import Permission, Principal
 from api.deps import DB, Svc, errors, require
 from api.routers._common import AwareInstant, BodyId, ConfigReader, RowId, get_or_404, unprocessable
 from kernel.db.models import Device, Grid, Silence, Site
 from kernel.timeutil import utcnow
 from rules.schema import ID_PATTERN as RULE_ID_PATTERN
-from rules.silences import SilenceRefused, create_silence
 
 router = APIRouter(prefix="/silences", tags=["silences"])
 Writer = Annotated[Principal, Depends(require(Permission.SILENCES_WRITE))]

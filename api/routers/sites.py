@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, exists, select
 
+from alerting.routing import DEFAULT_CHAIN_ABOVE_GRID
 from api.deps import DB, Svc, errors
 from api.routers._common import (
     LINE,
@@ -34,7 +35,6 @@ from api.routers._common import (
 )
 from kernel.db.models import Device, EscalationLevel, Grid, Person, Site
 from kernel.durations import format_duration
-from rules.routing import DEFAULT_CHAIN_ABOVE_GRID
 
 router = APIRouter(prefix="/sites", tags=["sites"])
 MAX_LEVELS = 20

@@ -1,6 +1,8 @@
-"""Vendor HTTP pushes: cameras that post their own event format (Hikvision ISAPI) into the MQTT processing path.
+"""Vendor HTTP pushes: devices that post their own event format (Hikvision ISAPI) into the MQTT processing path.
 
-The body is parsed by `gateway.vendors.hikvision` into canonical messages, validated like an MQTT payload,
+One generic route for every vendor: `{vendor}` names a driver that takes pushes (`devices.push_driver`: the
+built-in Hikvision driver, or a plugin overriding `DeviceDriver.parse_push`). The driver turns the body into
+canonical messages, each validated like an MQTT payload,
 then injected into the gateway's processing queue (`MqttHub.inject`): the same decode, dedup, storage,
 rules and alerts as a device publishing on `anju/v1/{site}/{kind}/{device}/event`. The answer comes after
 the batch holding the event has committed, so a 200 means stored; a camera that gets no 200 retries, and
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,11 +28,12 @@ from api.auth import Permission, Principal
 from api.deps import BEARER, DB, Services, Svc, bearer_token, errors, permitted
 from api.schemas import ErrorBody
 from api.visibility import can_see_device
+from devices import get_driver, push_driver
+from devices.base import DeviceDriver, Push, PushError, PushTarget
+from devices.registry import KIND_PATTERN
 from gateway import snapshots, store
 from gateway.decode import RawMessage, Rejection, decode
 from gateway.mqtt_hub import HubUnavailable
-from gateway.vendors import hikvision
-from gateway.vendors.hikvision import Canonical, VendorError
 from kernel.db.models import Device, Site
 from kernel.siteconfig import ID_PATTERN
 from kernel.timeutil import utcnow
@@ -39,7 +43,7 @@ router = APIRouter(prefix="/vendors", tags=["vendors"])
 MAX_BODY = 4 * 1024 * 1024
 """A camera's event with its pictures (plate + scene JPEGs): a few hundred KiB; anything past this is refused."""
 COMMIT_TIMEOUT = 10.0
-CAMERA_KINDS = ("plate_camera", "face_camera")
+VendorId = Annotated[str, Path(pattern=KIND_PATTERN.pattern)]
 SiteId = Annotated[str, Path(pattern=ID_PATTERN)]
 DeviceId = Annotated[str, Path(pattern=ID_PATTERN)]
 
@@ -91,15 +95,18 @@ _EXTRA: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/hikvision/{site}/{device_id}", response_model=VendorResult,
+@router.post("/{vendor}/{site}/{device_id}", response_model=VendorResult,
              responses={**errors(404, 422), **_EXTRA}, openapi_extra={"requestBody": _BODY_DOC})
-async def hikvision_event(request: Request, site: SiteId, device_id: DeviceId, svc: Svc,
-                          who: Writer) -> VendorResult:
-    """A Hikvision camera's event notification (ISAPI, HTTP listening host): ANPR → `plate`, face capture or
-    face comparison → `face`, the `videoloss`/`inactive` heartbeat → `heartbeat`; others are ignored (200)."""
+async def vendor_event(request: Request, vendor: VendorId, site: SiteId, device_id: DeviceId, svc: Svc,
+                       who: Writer) -> VendorResult:
+    """A device's own event format pushed over HTTP, for the driver named `{vendor}` to read. `hikvision`: a
+    camera's ISAPI event notification (HTTP listening host): ANPR → `plate`, face capture or face comparison →
+    `face`, the `videoloss`/`inactive` heartbeat → `heartbeat`; others are ignored (200)."""
+    driver = push_driver(vendor)
+    if driver is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no vendor driver {vendor!r} takes HTTP pushes")
     body = await _read_limited(request)
-    content_type = request.headers.get("content-type", "")
-    ready = await asyncio.to_thread(_prepare, svc, who, site, device_id, content_type, body)
+    ready = await asyncio.to_thread(_prepare, svc, who, driver, site, device_id, request.headers, body)
     ids = [msg_id for _topic, _payload, msg_id in ready.topics if msg_id]
     try:
         futures = [svc.gateway.hub.inject(topic, payload) for topic, payload, _ in ready.topics]
@@ -129,48 +136,53 @@ async def _read_limited(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _prepare(svc: Services, who: Principal, site: str, device_id: str, content_type: str, body: bytes) -> _Ready:
-    """Find the device, parse the body, and validate each canonical message as the pipeline will (worker thread)."""
+def _prepare(svc: Services, who: Principal, driver: DeviceDriver, site: str, device_id: str,
+             headers: Mapping[str, str], body: bytes) -> _Ready:
+    """Find the device, let the driver parse the body, and validate each canonical message as the pipeline will
+    (worker thread)."""
+    vendor = driver.kind
+    kinds = driver.push_kinds or (driver.canonical,)
     with svc.sessions() as session:
         row = session.get(Device, device_id)
         if row is None or row.site_id != site or not can_see_device(who, row):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id} at site {site}")
-        if row.kind not in CAMERA_KINDS:
+        if row.kind not in kinds:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"device {device_id} is a {row.kind}; Hikvision events go to a plate_camera or "
-                                "face_camera")
-        kind = row.kind
-        forward = (row.attributes or {}).get("hikvision_forward", "in")
+                                f"device {device_id} is a {row.kind}; {driver.title} events go to a "
+                                f"{' or '.join(kinds)}")
         site_row = session.get(Site, site)
-        tz = _zone(site_row.timezone if site_row is not None else None)
-    where = f"http/hikvision/{site}/{device_id}"
+        target = PushTarget(site, device_id, row.kind, dict(row.attributes or {}),
+                            _zone(site_row.timezone if site_row is not None else None))
+    where = f"http/{vendor}/{site}/{device_id}"
     try:
-        note = hikvision.parse(content_type, body, device_id, kind, tz, "out" if forward == "out" else "in")
-    except VendorError as exc:
-        _reject(svc, where, body, Rejection(f"hikvision_{exc.reason}", exc.detail, device_id))
+        pushed = driver.parse_push(body, headers.get("content-type", ""), headers, target)
+    except PushError as exc:
+        _reject(svc, where, body, Rejection(f"{vendor}_{exc.reason}", exc.detail, device_id))
     except Exception as exc:  # a parser bug costs this body a 422 and a dead letter, never a 500
-        log.exception("hikvision parser failed on a body from %s", device_id)
-        _reject(svc, where, body, Rejection("hikvision_internal", f"{type(exc).__name__}: {exc}", device_id))
+        log.exception("%s parser failed on a body from %s", vendor, device_id)
+        _reject(svc, where, body, Rejection(f"{vendor}_internal", f"{type(exc).__name__}: {exc}", device_id))
     limit = svc.settings.gateway.max_payload_bytes
     topics = []
-    for message in note.messages:
-        topic = f"anju/v1/{site}/{message.kind}/{device_id}/{message.channel}"
+    for message in pushed.messages:
+        topic = f"anju/v1/{site}/{message.kind}/{message.device}/{message.channel}"
         payload = _fit(message, limit)
         decoded = decode(RawMessage(topic, payload, 1, False, 0, utcnow()), limit)
         if isinstance(decoded, Rejection):
             _reject(svc, topic, payload, decoded)
         topics.append((topic, payload, message.payload.get("msg_id")))
-    return _Ready(topics, note.ignored)
+    return _Ready(topics, pushed.ignored)
 
 
-def _fit(message: Canonical, limit: int) -> bytes:
-    """The canonical JSON within the payload limit: a picture too large for it is re-encoded smaller; if even
-    that does not fit, it is left out when the camera's own result (plate, person) is there; without one, the
-    event is refused (413)."""
-    payload = orjson.dumps(message.payload)
+def _fit(message: Push, limit: int) -> bytes:
+    """The canonical JSON, its picture as base64 `snapshot`, within the payload limit: a picture too large for it
+    is re-encoded smaller; if even that does not fit, it is left out when the device's own result (the payload
+    model's `result_field`: plate, person) is there; without one, the event is refused (413)."""
+    data = dict(message.payload)
+    if message.picture is not None:
+        data["snapshot"] = base64.b64encode(message.picture).decode("ascii")
+    payload = orjson.dumps(data)
     if len(payload) <= limit:
         return payload
-    data = dict(message.payload)
     picture = data.get("snapshot")
     if isinstance(picture, str):
         room = (limit - (len(payload) - len(picture)) - 64) * 3 // 4  # base64 takes 4 bytes per 3
@@ -179,11 +191,19 @@ def _fit(message: Canonical, limit: int) -> bytes:
             data["snapshot"] = base64.b64encode(smaller).decode()
             data["snapshot_resized"] = True
             return orjson.dumps(data)
-    if data.pop("snapshot", None) is not None and (data.get("plate") or data.get("person_id")):
+    if data.pop("snapshot", None) is not None and _has_result(message):
         data["snapshot_omitted"] = f"the picture made the event larger than {limit} bytes"
         return orjson.dumps(data)
     raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                         f"the event with its picture is larger than the {limit}-byte payload limit")
+
+
+def _has_result(message: Push) -> bool:
+    """Whether the event carries the device's own result, so it still means something without its picture."""
+    driver = get_driver(message.kind)
+    model = driver.schema_for(message.channel, str(message.payload.get("type"))) if driver is not None else None
+    field = getattr(model, "result_field", None)
+    return isinstance(field, str) and bool(message.payload.get(field))
 
 
 def _zone(name: str | None) -> ZoneInfo | None:

@@ -1,44 +1,39 @@
-"""Per-kind device models: one module per SPEC device kind."""
+"""The simulated device of each kind, as the drivers provide it.
+
+Each kind's model lives in its driver's folder (`devices/<kind>/simulated.py`) and is returned by
+`DeviceDriver.simulated`: built-in kinds and third-party plugins answer through the same hook, so this
+module keeps no table of kinds. The model classes are re-exported here for the simulators' scripts.
+"""
 
 from __future__ import annotations
 
 import random
 from typing import Any
 
-from simulators.kinds.access_gate import AccessGateModel
-from simulators.kinds.base import KindModel
-from simulators.kinds.elder_button import ElderButtonModel
-from simulators.kinds.face_camera import FaceCameraModel
-from simulators.kinds.fence import FenceModel
-from simulators.kinds.plate_camera import PlateCameraModel
-
-MODEL_CLASSES: dict[str, type[KindModel]] = {
-    cls.kind: cls
-    for cls in (ElderButtonModel, AccessGateModel, PlateCameraModel, FaceCameraModel, FenceModel)
-}
+from devices.access_gate import AccessGateModel
+from devices.elder_button import ElderButtonModel
+from devices.face_camera import FaceCameraModel
+from devices.fence import FenceModel
+from devices.plate_camera import PlateCameraModel
+from devices.simulation import KindModel, simulated_model
 
 
 def make_model(
     kind: str, rng: random.Random | None = None, attributes: dict[str, Any] | None = None
 ) -> KindModel:
     """The model for a device kind, configured from the site file's `attributes` where that matters."""
-    attributes = attributes or {}
-    if kind == "fence":
-        zones = [str(z) for z in attributes.get("zones") or ["Z1"]]
-        return FenceModel(rng, zones=zones, nominal_kv=float(attributes.get("pulse_kv", 8.5)))
-    if kind in MODEL_CLASSES:
-        return MODEL_CLASSES[kind](rng)
-    from devices import DRIVERS  # a third-party driver may ship its own simulated device (docs/integrators.md)
+    from devices import DRIVERS  # read at call time: drivers installed later (docs/integrators.md) count
 
     driver = DRIVERS.get(kind)
-    model = driver.simulated(rng) if driver is not None else None
+    if driver is None:
+        raise ValueError(f"unknown device kind {kind!r}")
+    model = simulated_model(driver, rng, attributes)
     if model is None:
-        raise ValueError(f"unknown device kind {kind!r}" if driver is None else f"the {kind} driver has no simulator")
+        raise ValueError(f"the {kind} driver has no simulator")
     return model
 
 
 __all__ = [
-    "MODEL_CLASSES",
     "AccessGateModel",
     "ElderButtonModel",
     "FaceCameraModel",

@@ -65,7 +65,7 @@ def test_a_slow_client_is_dropped_and_the_others_get_everything(sessions: object
 def test_changes_committed_here_go_straight_out_and_a_gap_falls_back_to_the_journal(sessions: object) -> None:
     """The engine's committed changes carry their journal ids: those that continue the journal are sent as they
     are; one that does not (a change of another process in between) makes the tailer read, in order, once."""
-    from rules.alerts import AlertChange
+    from alerting.alerts import AlertChange
 
     def change(seq: int) -> AlertChange:
         return AlertChange("created", {"id": seq, "grid": "g1", "audience": "patrol"}, seq)

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from devices import DRIVERS
-from gateway.vendors.hikvision import VendorError, parse, parse_xml
+from devices.hikvision.isapi import VendorError, parse, parse_xml
 from tests.devices.hikvision_payloads import jpeg, multipart, sample
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -1,4 +1,6 @@
-"""Device → broker → gateway → rules → alerts, on the real broker and both databases."""
+"""Device → broker → gateway → rules → alerts, on the real broker and both databases.
+
+What a condition means without the broker path is tested in-process: test_conditions.py (`testkit.rules`)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from alerting.engine import RuleEngine
 from gateway.decode import RawMessage
 from kernel.db.models import Alert, Event
 from kernel.timeutil import utcnow
-from rules.engine import RuleEngine
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, Subscriber, wait_for
 
@@ -66,64 +68,6 @@ def alerts_by_rule(gw: object) -> dict[str, Alert]:
         return {a.rule: a for a in s.scalars(select(Alert))}
 
 
-def test_denied_burst_counts_in_a_sliding_window(make_gateway: GatewayFactory, mosquitto_url: str, db_url: str,
-                                                 site_id: str) -> None:
-    gw = make_gateway(mosquitto_url, db_url, rules=True)
-    pub = Publisher(mosquitto_url, site_id)
-    try:
-        def denied() -> None:
-            pub.send("gate1", "access_gate", "event", type="pass", direction="in", method="card",
-                     credential="C-77", result="denied")
-
-        for _ in range(4):
-            denied()
-        pub.send("gate1", "access_gate", "event", type="pass", direction="in", method="card", credential="C-1",
-                 result="granted")
-        marker = pub.send("eb1", "elder_button", "event", type="cancel")
-        with gw.sessions() as s:
-            wait_for(lambda: s.scalar(select(Event.id).where(Event.msg_id == marker)), what="marker")
-        assert "gate-denied-burst" not in alerts_by_rule(gw), "four denials are not five"
-        denied()
-        alert = wait_for(lambda: alerts_by_rule(gw).get("gate-denied-burst"), what="the burst alert")
-        assert alert.severity == "major" and len(alert.evidence[0]["events"]) == 5
-        denied()
-        wait_for(lambda: alerts_by_rule(gw)["gate-denied-burst"].count == 2, what="the sixth merged in")
-    finally:
-        pub.close()
-
-
-def test_fence_alarm_then_capture_in_the_same_grid_is_correlated(
-        make_gateway: GatewayFactory, mosquitto_url: str, db_url: str, site_id: str) -> None:
-    gw = make_gateway(mosquitto_url, db_url, rules=True)
-    pub = Publisher(mosquitto_url, site_id)
-    try:
-        pub.send("face1", "face_camera", "event", type="face", person_id="R01001", similarity=0.9)  # before: no
-        pub.send("fence1", "fence", "event", type="alarm", zone="Z1", cause="intrusion")
-        pub.send("face1", "face_camera", "event", type="face", snapshot_url="http://cam/face1/123.jpg")
-        alert = wait_for(lambda: alerts_by_rule(gw).get("fence-alarm-then-capture"), what="the correlation")
-        kinds = [e["type"] for e in alert.evidence[0]["events"]]
-        assert kinds == ["alarm", "face"] and alert.count == 1
-    finally:
-        pub.close()
-
-
-def test_correlation_follows_event_time_when_the_first_event_arrives_last(
-        make_gateway: GatewayFactory, mosquitto_url: str, sqlite_url: str, site_id: str) -> None:
-    """A fence host's alarm delayed behind a camera's capture (separate connections) still correlates, once."""
-    gw = make_gateway(mosquitto_url, sqlite_url, rules=True)
-    pub = Publisher(mosquitto_url, site_id)
-    alarm_at = int(time.time() * 1000) - 60_000
-    try:
-        pub.send("face1", "face_camera", "event", type="face", person_id="R01001", similarity=0.9, ts=alarm_at + 20_000)
-        wait_for(lambda: count_of(gw, "face") == 1, what="the capture stored first")
-        pub.send("fence1", "fence", "event", type="alarm", zone="Z1", cause="intrusion", ts=alarm_at)
-        alert = wait_for(lambda: alerts_by_rule(gw).get("fence-alarm-then-capture"), what="the late correlation")
-        assert [e["type"] for e in alert.evidence[0]["events"]] == ["alarm", "face"] and alert.count == 1
-        assert (alert.device_id, alert.kind) == ("face1", "face_camera"), "about the capture, in either order"
-    finally:
-        pub.close()
-
-
 @pytest.mark.parametrize("alarm_last", [False, True], ids=["alarm-first", "capture-first"])
 def test_a_correlated_pair_in_one_batch_is_one_alert_about_the_capture(
         make_gateway: GatewayFactory, mosquitto_url: str, db_url: str, site_id: str, alarm_last: bool) -> None:
@@ -168,8 +112,8 @@ def test_silence_mutes_a_gate_but_never_an_sos(make_gateway: GatewayFactory, mos
                                                site_id: str) -> None:
     from datetime import timedelta
 
+    from alerting.silences import SilenceRefused, create_silence
     from kernel.timeutil import utcnow
-    from rules.silences import SilenceRefused, create_silence
 
     gw = make_gateway(mosquitto_url, db_url, rules=True)
     engine_rules = {r.id: r for r in RuleEngine.from_files(None).rules}

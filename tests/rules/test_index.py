@@ -13,12 +13,12 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
+from alerting.engine import RuleEngine
 from gateway.service import Gateway
 from kernel.config import load_settings
 from kernel.db.models import Alert, RuleTimer
-from rules.engine import RuleEngine, builtin_rules_path
 from rules.index import NO_METRICS, RuleIndex, reach
-from rules.loader import check_text, load_rule_files
+from rules.loader import builtin_rules_path, check_text, load_rule_files
 from rules.schema import Rule
 from tools.bench.scale import push_messages, rule_file_data, site_file_data, traffic
 

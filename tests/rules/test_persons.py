@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerting.backtest import run_backtest
 from gateway.registry import apply_site_config
 from kernel.db.models import Event, Person
 from kernel.siteconfig import CommunityConfig, load_site_config, sample_community_path
 from kernel.timeutil import utcnow
-from rules.backtest import run_backtest
-from rules.engine import builtin_rules_path
-from rules.loader import check_text, format_errors, load_rule_files
+from rules.loader import builtin_rules_path, check_text, format_errors, load_rule_files
 from rules.persons import FACE_MATCH_MIN, PersonDirectory, PersonInfo
 from rules.schema import Absence, Scope
 from simulators.population import ELDER, HOUSEBOUND

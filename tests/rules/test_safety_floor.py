@@ -17,15 +17,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerting.alerts import AlertChange
+from alerting.engine import RuleEngine
+from alerting.silences import SilenceRefused, create_silence
 from kernel.db.models import Alert
 from kernel.deviceinfo import DeviceInfo
 from kernel.observations import MESSAGES_REJECTED, UNRECOGNISED_ALARM, Observation
 from rules import floor, pack
-from rules.alerts import AlertChange
 from rules.check import main as check_main
-from rules.engine import RuleEngine, builtin_rules_path
-from rules.loader import check_text, load_rule_files
-from rules.silences import SilenceRefused, create_silence
+from rules.loader import builtin_rules_path, check_text, load_rule_files
 from tests.conftest import GatewayFactory
 from tests.helpers import ApiServer, Publisher, wait_for
 

@@ -14,10 +14,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from alerting.engine import RuleEngine
 from gateway.registry import apply_person
 from kernel.db.models import Alert, Person, RuleTimer
 from kernel.siteconfig import PersonConfig
-from rules.engine import NOT_SEEN, RuleEngine
+from rules.conditions.absence import NOT_SEEN
 from rules.loader import load_rule_files
 from tests.conftest import GatewayFactory
 from tests.helpers import Publisher, make_site, wait_for

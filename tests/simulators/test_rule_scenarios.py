@@ -20,12 +20,12 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from alerting.engine import RuleEngine
 from gateway.service import Gateway
 from kernel.db.models import Alert
 from kernel.siteconfig import load_site_config, sample_community_path
 from kernel.timeutil import utcnow
-from rules.engine import RuleEngine, builtin_rules_path
-from rules.loader import load_rule_files
+from rules.loader import builtin_rules_path, load_rule_files
 from rules.watchlists import add_entry, load_watchlists
 from simulators import SCENARIO_NAMES, SimulationReport, run_simulation
 from simulators.rule_scenarios import (

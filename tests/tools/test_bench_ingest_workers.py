@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import unavailable
-from tools.bench.ingest import check_workers_database, parse_worker_counts, run_workers_bench
 from tools.bench.mosquitto import ManagedMosquitto
+from tools.bench.workers import check_workers_database, parse_worker_counts, run_workers_bench
 
 pytestmark = [pytest.mark.broker, pytest.mark.postgres, pytest.mark.timeout(120)]
 

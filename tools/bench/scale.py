@@ -44,6 +44,7 @@ import yaml
 from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.engine import Engine
 
+from alerting.engine import RuleEngine
 from gateway.decode import RawMessage
 from gateway.service import Gateway
 from kernel.config import Settings, load_settings
@@ -51,8 +52,7 @@ from kernel.db import Base
 from kernel.db.models import Alert, Device
 from kernel.timeutil import utcnow
 from kernel.topics import device_topic
-from rules.engine import RuleEngine, builtin_rules_path
-from rules.loader import format_errors, inspect_rules, load_rule_files
+from rules.loader import builtin_rules_path, format_errors, inspect_rules, load_rule_files
 from simulators.kinds import AccessGateModel, ElderButtonModel, FaceCameraModel, FenceModel, PlateCameraModel
 from simulators.messages import Message, build_payload, encode_payload
 from simulators.plates import local_plate

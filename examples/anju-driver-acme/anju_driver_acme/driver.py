@@ -50,7 +50,7 @@ class AcmeVC200(DeviceDriver):
                 out["direction"] = DIRECTIONS[data["dir"]]
         return out
 
-    def simulated(self, rng: Any = None) -> Any:
+    def simulated(self, rng: Any = None, attributes: Any = None) -> Any:
         from anju_driver_acme.simulator import AcmeVC200Model  # the simulator is only loaded when used
 
         return AcmeVC200Model(rng)

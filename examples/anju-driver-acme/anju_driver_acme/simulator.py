@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
-from simulators.kinds.base import KindModel
-from simulators.messages import Message
+from devices.simulation import KindModel, Message
 
 BEIJING = timezone(timedelta(hours=8))
 
