@@ -71,20 +71,39 @@ def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None
     return credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else None
 
 
+class Blocked(Exception):
+    """The address sent too many wrong tokens: it is refused for `wait` seconds whatever token it sends."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(f"too many wrong tokens from this address; retry in {wait} s")
+        self.wait = wait
+
+
+def caller(svc: Services, session: Session, token: str, address: str) -> Principal | None:
+    """Who `token` is, asked from `address`; None for a wrong token, which counts against the address.
+
+    The one check behind every way in (a route, a live stream, a large upload before its body is read), so
+    the wrong-token limit cannot be dodged by choosing another. Raises `Blocked` while the address is blocked.
+    """
+    wait = svc.failed_auth.retry_after(address)
+    if wait:
+        raise Blocked(wait)
+    who = authenticate(session, token, svc.settings.api.admin_token, utcnow())
+    if who is None:
+        svc.failed_auth.failed(address)
+    return who
+
+
 def permitted(request: Request, session: Session, token: str | None, permission: Permission) -> Principal:
     """The caller of `token` if it may do `permission`: 401 without a valid token, 403 without the permission."""
     if not token:
         raise UNAUTHORIZED
-    svc = services(request)
-    limiter = svc.failed_auth
-    address = request.client.host if request.client else "?"
-    wait = limiter.retry_after(address)
-    if wait:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many wrong tokens from this address; "
-                            f"retry in {wait} s", headers={"Retry-After": str(wait)})
-    who = authenticate(session, token, svc.settings.api.admin_token, utcnow())
+    try:
+        who = caller(services(request), session, token, request.client.host if request.client else "?")
+    except Blocked as blocked:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(blocked),
+                            headers={"Retry-After": str(blocked.wait)}) from None
     if who is None:
-        limiter.failed(address)
         raise UNAUTHORIZED
     if not who.can(permission):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role} may not do this ({permission})")
@@ -110,13 +129,11 @@ def websocket_principal(websocket: WebSocket, permission: Permission) -> Princip
     if not token:
         return None
     svc: Services = websocket.app.state.services
-    address = websocket.client.host if websocket.client else "?"
-    if svc.failed_auth.retry_after(address):
+    try:
+        with svc.sessions() as session:
+            who = caller(svc, session, token, websocket.client.host if websocket.client else "?")
+    except Blocked:
         return None
-    with svc.sessions() as session:
-        who = authenticate(session, token, svc.settings.api.admin_token, utcnow())
-    if who is None:
-        svc.failed_auth.failed(address)
     return who if who is not None and who.can(permission) else None
 
 

@@ -34,11 +34,10 @@ import orjson
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import authenticate
+from api.deps import UNAUTHORIZED, Blocked, caller
 from api.security import HEADERS
 from api.stream import TRANSPORT_KEY
 from kernel.config import BodyLimits
-from kernel.timeutil import utcnow
 
 UPLOADS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"/api/v1/persons/[^/]+/faces"), "faces"),
@@ -48,10 +47,11 @@ UPLOADS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"/api/v1/rules/check"), "rules"),
 )
 """(method, path, the `api.body_limits` key): the routes allowed more than the default."""
-UNAUTHORIZED = (401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
 
 Refusal = tuple[int, str, dict[str, str]]
 """An answer instead of the route's: status, `detail`, further headers."""
+UNAUTHORIZED_ANSWER: Refusal = (401, str(UNAUTHORIZED.detail), dict(UNAUTHORIZED.headers or {}))
+"""The routes' own 401 (`api.deps.UNAUTHORIZED`), as a refusal of the middleware."""
 TokenCheck = Callable[[Scope], Awaitable[Refusal | None]]
 """The refusal for the caller of a request, or None when its token is valid."""
 
@@ -157,20 +157,18 @@ def token_check(services: Callable[[], Any]) -> TokenCheck:
         svc = services()
         token = _bearer(scope)
         if not token:
-            return UNAUTHORIZED
+            return UNAUTHORIZED_ANSWER
         address = scope["client"][0] if scope.get("client") else "?"
-        wait = svc.failed_auth.retry_after(address)
-        if wait:
-            return 429, f"too many wrong tokens from this address; retry in {wait} s", {"Retry-After": str(wait)}
 
-        def valid() -> bool:
-            with svc.sessions() as session:
-                return authenticate(session, token, svc.settings.api.admin_token, utcnow()) is not None
+        def refusal() -> Refusal | None:
+            try:
+                with svc.sessions() as session:
+                    who = caller(svc, session, token, address)
+            except Blocked as blocked:
+                return 429, str(blocked), {"Retry-After": str(blocked.wait)}
+            return None if who is not None else UNAUTHORIZED_ANSWER
 
-        if await asyncio.to_thread(valid):
-            return None
-        svc.failed_auth.failed(address)
-        return UNAUTHORIZED
+        return await asyncio.to_thread(refusal)
 
     return check
 

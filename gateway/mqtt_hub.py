@@ -58,10 +58,10 @@ class MqttHub:
         self._accepting = True
         self._subscribe_mid = -1
         self._generation = 0
+        """Bumped on every (re)connect: a message id is only valid on the connection that delivered it."""
         self.refuse_early: Callable[[RawMessage], bool] | None = None
         """Asked on the network thread for each message: True refuses it here, before it is queued (a
         quarantined device's garbage, `Pipeline.refuse_early`), so a flood never queues ahead of a press."""
-        """Bumped on every (re)connect: a message id is only valid on the connection that delivered it."""
         v5 = settings.protocol == "5"
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,

@@ -90,6 +90,7 @@ class Pipeline:
         self.rejections = RejectionBudget(settings.rejected_per_minute, settings.quarantine_seconds,
                                           settings.quarantine_sample_every)
         """Refusals per device: over budget, a device's garbage is sampled, not stored (`gateway.quarantine`)."""
+        metrics.quarantined.set_function(lambda: len(self.rejections.quarantined()))
         self._log_refusal = LogLimiter(log, settings.rejected_log_per_minute)
         self._contexts: dict[tuple[str, str], tuple[SiteContext, DecodeContext]] = {}
 
@@ -192,9 +193,7 @@ class Pipeline:
         cached = self._contexts.get(key)
         if cached is None or cached[0] is not site:
             cached = self._contexts[key] = (site, DecodeContext(site.timezone, site.type_aliases.get(topic.kind, {})))
-        if info is None or not info.type_aliases:
-            return cached[1]
-        return DecodeContext(site.timezone, {**cached[1].aliases, **info.type_aliases})
+        return _with_device_aliases(cached[1], info)
 
     def refuse_early(self, raw: RawMessage) -> bool:
         """On the MQTT network thread: refuse a quarantined device's invalid message before it is queued.
@@ -205,6 +204,8 @@ class Pipeline:
         their valid messages, a press among them, are processed as ever. One refusal in `sample_every` is still
         queued, marked, to be kept as a dead letter.
         """
+        if not self.rejections.any_quarantined():
+            return False
         topic = parse_device_topic(raw.topic)
         if topic is None or not self.rejections.is_quarantined(topic.device):
             return False
@@ -212,12 +213,8 @@ class Pipeline:
 
         def cached_context(_topic: DeviceTopic) -> DecodeContext:
             site = self._contexts.get((topic.site, topic.kind))
-            info = self.registry.cached(topic.device)
             asked.append(site is None)
-            if site is None:
-                return NO_CONTEXT
-            aliases = info.type_aliases if info is not None else None
-            return site[1] if not aliases else DecodeContext(site[1].timezone, {**site[1].aliases, **aliases})
+            return NO_CONTEXT if site is None else _with_device_aliases(site[1], self.registry.cached(topic.device))
 
         decoded = decode(raw, self.settings.max_payload_bytes, context=cached_context)
         if not isinstance(decoded, Rejection) or (asked and asked[0]):
@@ -247,7 +244,6 @@ class Pipeline:
                 "original_type": rejection.original_type, "reason": rejection.reason,
                 "detail": rejection.detail[:500], "topic": raw.topic}))
         if verdict.alert:
-            self.metrics.quarantined.set(len(self.rejections.quarantined()))
             out.append(self._gateway_event(session, info, MESSAGES_REJECTED, raw.received_at, {
                 "rejected": self.rejections.per_minute + 1, "window_s": 60,
                 "reasons": self.rejections.reasons(info.id), "last_detail": rejection.detail[:500]}))
@@ -486,6 +482,13 @@ class Pipeline:
             "payload": raw.payload,
         }])
         self.metrics.dead_letters.labels(rejection.reason).inc()
+
+
+def _with_device_aliases(site: DecodeContext, info: DeviceInfo | None) -> DecodeContext:
+    """The site's decoding context, with the device's own type names over the site's (`attributes.type_aliases`)."""
+    if info is None or not info.type_aliases:
+        return site
+    return DecodeContext(site.timezone, {**site.aliases, **info.type_aliases})
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

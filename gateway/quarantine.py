@@ -53,6 +53,8 @@ class RejectionBudget:
         self.sample_every = sample_every
         self._devices: dict[str, _Device] = {}
         self._lock = threading.Lock()
+        self._last_mute_ends = 0.0
+        """When the latest quarantine ends: before then someone may be quarantined, after it nobody is."""
 
     def record(self, device_id: str, reason: str, now: float | None = None) -> Verdict:
         now = time.monotonic() if now is None else now
@@ -71,6 +73,7 @@ class RejectionBudget:
             was_muted = state.muted_until > now
             if over:
                 state.muted_until = now + self.quarantine_seconds
+                self._last_mute_ends = max(self._last_mute_ends, state.muted_until)
             if not (over or was_muted):
                 return Verdict(True, False, False)
             state.since_sample += 1
@@ -79,8 +82,13 @@ class RejectionBudget:
                 state.since_sample = 0
             return Verdict(store, over and not was_muted, True)
 
+    def any_quarantined(self, now: float | None = None) -> bool:
+        """Lock-free (one float read): asked on the MQTT network thread for every message, so that in the usual
+        case, nobody quarantined, the message's topic is not even parsed there."""
+        return self._last_mute_ends > (time.monotonic() if now is None else now)
+
     def is_quarantined(self, device_id: str, now: float | None = None) -> bool:
-        """Lock-free (one dict read): asked on the MQTT network thread for every message."""
+        """Lock-free (one dict read): asked on the MQTT network thread while `any_quarantined`."""
         state = self._devices.get(device_id)
         return state is not None and state.muted_until > (time.monotonic() if now is None else now)
 

@@ -158,23 +158,25 @@ def _check_kind(config: DeviceConfig) -> None:
     if config.kind not in DRIVERS:
         raise ValueError(f"device {config.id}: unknown kind {config.kind!r} (known: {sorted(DRIVERS)})")
     if "type_aliases" in config.attributes:
-        try:
-            DRIVERS[config.kind].check_aliases(config.attributes["type_aliases"])
-        except ValueError as exc:
-            raise ValueError(f"device {config.id}: attributes.type_aliases: {exc}") from None
+        _check_aliases(config.kind, config.attributes["type_aliases"], f"device {config.id}: attributes.type_aliases")
 
 
 def check_site_aliases(site: SiteConfig) -> None:
     """A site's `type_aliases` against the drivers: known kinds, known target types, no canonical type re-mapped
     (`press: cancel` would silence every SOS: the safety floor). Raises ValueError with the reason."""
     for kind, mapping in site.type_aliases.items():
-        driver = DRIVERS.get(kind)
-        if driver is None:
-            raise ValueError(f"site {site.id}: type_aliases: unknown kind {kind!r} (known: {sorted(DRIVERS)})")
-        try:
-            driver.check_aliases(mapping)
-        except ValueError as exc:
-            raise ValueError(f"site {site.id}: type_aliases.{kind}: {exc}") from None
+        _check_aliases(kind, mapping, f"site {site.id}: type_aliases.{kind}")
+
+
+def _check_aliases(kind: str, mapping: Any, where: str) -> None:
+    """`DeviceDriver.check_aliases`, its reason prefixed with where in the site file the aliases stand."""
+    driver = DRIVERS.get(kind)
+    if driver is None:
+        raise ValueError(f"{where}: unknown kind {kind!r} (known: {sorted(DRIVERS)})")
+    try:
+        driver.check_aliases(mapping)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def apply_site_config(session: Session, community: CommunityConfig) -> int:

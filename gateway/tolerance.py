@@ -15,6 +15,7 @@ Pure functions, no I/O: they run inside `gateway.decode`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,16 +24,18 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from kernel.observations import PICTURE_FIELDS
+
 MAX_DEPTH = 16
 """Containers nested deeper than this are refused: nothing a device means needs more, and a reader that
 renders the stored value recursively (the API, the console) must never meet a 300-deep array."""
 MAX_FIELD_CHARS = 16 * 1024
-"""A string longer than this is refused, except in the fields named in `LARGE_FIELDS` (pictures)."""
-LARGE_FIELDS = frozenset({"snapshot"})
-"""Fields that legitimately carry a large string (a base64 JPEG): bounded by the payload limit only."""
+"""A string longer than this is refused, except in the fields that carry a picture
+(`kernel.observations.PICTURE_FIELDS`), bounded by the payload limit only."""
 
 _EARLIEST = datetime(2001, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_EARLIEST_MS, _LATEST_MS = _EARLIEST.timestamp() * 1000, _LATEST.timestamp() * 1000
 _UNITS = ((1.0, None), (1e3, "ts_seconds"), (1e-3, "ts_microseconds"), (1e-6, "ts_nanoseconds"))
 """Multipliers from a numeric `ts` to milliseconds, tried in turn: the canonical unit first."""
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
@@ -87,11 +90,11 @@ def read_event_time(ts: Any, arrival: datetime, zone: tzinfo = UTC) -> tuple[dat
 
 
 def _from_number(value: float) -> tuple[datetime | None, str | None]:
-    if value != value or value in (float("inf"), float("-inf")):  # NaN or infinite
+    if not math.isfinite(value):
         return None, None
     for to_ms, reason in _UNITS:
         ms = value * to_ms
-        if _EARLIEST.timestamp() * 1000 <= ms < _LATEST.timestamp() * 1000:
+        if _EARLIEST_MS <= ms < _LATEST_MS:
             return datetime.fromtimestamp(ms / 1000.0, UTC), reason
     return None, None
 
@@ -162,7 +165,7 @@ def oversized_fields(data: Mapping[str, Any]) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, value in data.items():
         if isinstance(value, str):
-            if len(value) > MAX_FIELD_CHARS and name not in LARGE_FIELDS:
+            if len(value) > MAX_FIELD_CHARS and name not in PICTURE_FIELDS:
                 found[name] = f"a string of {len(value)} characters (limit {MAX_FIELD_CHARS})"
             continue
         if not isinstance(value, dict | list):

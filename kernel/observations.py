@@ -26,6 +26,9 @@ message is also dead-lettered; this event makes sure a person hears of it (the f
 MESSAGES_REJECTED = "messages_rejected"
 """The device's messages are being dead-lettered faster than `gateway.rejected_per_minute` (`data`:
 `rejected`, `window_s`, `reasons`): its firmware or configuration is broken; its integrator must look."""
+PICTURE_FIELDS = frozenset({"snapshot"})
+"""Payload fields that carry a picture (base64 JPEG): bounded by the payload limit only when decoding, and
+replaced by their size wherever a payload is shown as evidence."""
 HEALTH_TYPES = (DEVICE_ONLINE, DEVICE_OFFLINE, DEVICE_FAULT, DEVICE_TAMPER, BATTERY_LOW, BATTERY_CRITICAL,
                 DEVICE_FLAPPING, UNRECOGNISED_ALARM, MESSAGES_REJECTED)
 """Types the gateway itself observes and stores as events, for every kind (not sent by devices)."""

@@ -17,14 +17,12 @@ from sqlalchemy.orm import Session
 from gateway.registry import device_info
 from kernel.db.models import Device, Event
 from kernel.deviceinfo import DeviceInfo
-from kernel.observations import Observation
+from kernel.observations import PICTURE_FIELDS, Observation
 from rules.alertspec import AlertSpec
 from rules.persons import PersonInfo
 from rules.schema import EventMatch, Rule, event_zone, key_value
 from rules.timers import DueTimer
 
-LARGE_FIELDS = ("snapshot",)
-"""Payload fields too big for evidence (base64 images): replaced by their size."""
 RECENT_LIMIT = 2000
 """Window look-ups read at most this many stored events (a 2-minute window of one site is far smaller)."""
 NEAREST_PAGE = 16
@@ -36,7 +34,7 @@ Stored = tuple[Event, DeviceInfo]
 
 def slim(data: Mapping[str, Any]) -> dict[str, Any]:
     """The payload for evidence, with base64 images replaced by their size."""
-    return {k: (f"<{len(v)} bytes>" if k in LARGE_FIELDS and isinstance(v, str) else v) for k, v in data.items()}
+    return {k: (f"<{len(v)} bytes>" if k in PICTURE_FIELDS and isinstance(v, str) else v) for k, v in data.items()}
 
 
 class Fields(dict[str, Any]):

@@ -221,6 +221,7 @@ def test_the_rejection_budget_quarantines_once_and_samples() -> None:
     assert [i for i, v in enumerate(verdicts) if v.alert] == [5]
     assert sum(v.store for v in verdicts[5:]) == 9  # one in ten while quarantined
     assert budget.record("d2", "not_json", now=1.0).store  # another device is untouched
+    assert budget.any_quarantined(now=50) and not budget.any_quarantined(now=200)
     assert budget.quarantined(now=50) == ["d1"] and budget.quarantined(now=200) == []
     assert budget.reasons("d1") == {"not_json": 100}
 
@@ -229,3 +230,15 @@ def test_nul_characters_are_replaced_where_a_database_could_not_store_them() -> 
     msg = accepted(PRESS, b'{"type": "press", "a\\u0000b": {"x": "y\\u0000"}, "msg_id": "m\\u0000"}')
     assert msg.data["a\ufffdb"] == {"x": "y\ufffd"} and msg.msg_id == "m\ufffd"
     assert reasons(msg) == {"nul_character"} and "\x00" not in orjson.dumps(msg.data).decode()
+
+
+def test_a_site_file_cannot_redefine_a_canonical_type() -> None:
+    from gateway.registry import check_site_aliases
+    from kernel.siteconfig import SiteConfig
+
+    site = SiteConfig(id="s", name="s", type_aliases={"elder_button": {"press": "cancel"}})
+    with pytest.raises(ValueError, match=r"site s: type_aliases\.elder_button: 'press' is a elder_button type"):
+        check_site_aliases(site)
+    with pytest.raises(ValueError, match=r"site s: type_aliases\.toaster: unknown kind 'toaster'"):
+        check_site_aliases(SiteConfig(id="s", name="s", type_aliases={"toaster": {"x": "y"}}))
+    check_site_aliases(SiteConfig(id="s", name="s", type_aliases={"elder_button": {"一键呼救": "press"}}))
