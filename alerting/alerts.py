@@ -105,8 +105,14 @@ def _alert_merge(insert_: Callable[[type[Alert]], Any]) -> Any:
 def record_history(session: Session, alert: Alert, action: str, at: datetime, by: str | None = None,
                    note: str | None = None) -> None:
     """Written at once (not at the next flush), in call order: the history reads as the steps happened."""
-    session.connection().execute(_HISTORY_INSERT, {"alert_id": alert.id, "at": at, "action": action, "by": by,
-                                                   "level": alert.level, "note": note})
+    record_step(session, alert.id, alert.level, action, at, by, note)
+
+
+def record_step(session: Session, alert_id: int, level: int, action: str, at: datetime, by: str | None = None,
+                note: str | None = None) -> None:
+    """`record_history` for a caller that holds the alert's id, not the alert (a notification sender)."""
+    session.connection().execute(_HISTORY_INSERT, {"alert_id": alert_id, "at": at, "action": action, "by": by,
+                                                   "level": level, "note": note})
 
 
 def announced(alert: dict[str, Any]) -> bool:

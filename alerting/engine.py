@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -24,9 +25,13 @@ from sqlalchemy.orm import Session
 from alerting import cancel
 from alerting.alerts import AlertChange, AlertSpec, FoldHook, announced, raise_alert
 from alerting.escalation import DEFAULT_REMINDER, escalate_due, notify
+from alerting.notifications.plan import Planner
+from alerting.notifications.senders import Notifier
 from alerting.outages import OutageTracker
 from alerting.routing import Routing
 from alerting.silences import matching_silence
+from kernel.config import NotificationSettings
+from kernel.db.models import Alert
 from kernel.metrics import GatewayMetrics
 from kernel.observations import Observation
 from kernel.ports import GatewayPort, Sessions
@@ -78,6 +83,10 @@ class RuleEngine:
         self.fold: FoldHook | None = fold
         """The grouped alert a new alert belongs under, if any: the outage tracker's (`alerting.outages`),
         given on attach."""
+        self.planner: Planner | None = None
+        """Queues who is told of each alert step (`alerting.notifications`); None: nobody is (a backtest)."""
+        self.notifier: Notifier | None = None
+        """This process's notification senders, and the API's test send; set on attach."""
 
     @classmethod
     def from_files(cls, paths: list[str] | None) -> RuleEngine:
@@ -107,6 +116,17 @@ class RuleEngine:
         self._publish = gateway.publish
         self.metrics = gateway.metrics
         gateway.add_ticker(lambda now: self.tick(gateway.sessions, now))
+        settings = gateway.settings.notifications
+        if settings.enabled:
+            self.use_notifications(settings)
+        self.notifier = Notifier(settings, gateway.sessions, gateway.metrics, persons=lambda: self.persons)
+        if settings.enabled and settings.workers:
+            gateway.add_service(self.notifier)
+            self.listeners.append(self.notifier.wake)
+
+    def use_notifications(self, settings: NotificationSettings) -> None:
+        """Queue notifications for alert steps from now on (the in-process harness calls it; `attach` does)."""
+        self.planner = Planner(settings, lambda: self.persons)
 
     # -- evaluation (inside the transaction) ----------------------------------------------------
 
@@ -202,9 +222,14 @@ class RuleEngine:
         if parent is not None:  # part of a site or segment outage: recorded under it, not announced
             return raise_alert(session, spec, now, None, parent_id=parent)
         silence = matching_silence(session, spec, now)
-        route = None if silence is not None else (lambda alert: notify(session, alert, self.routing, 0, now,
-                                                                       "notified"))
+        route = None if silence is not None else partial(self._route_new, session, now)
         return raise_alert(session, spec, now, None, silence, on_created=route)
+
+    def _route_new(self, session: Session, now: datetime, alert: Alert) -> None:
+        notify(session, alert, self.routing, 0, now, "notified", self.planner)
+        if self.planner is not None:
+            self.planner.sos_raised(session, alert, now, self.routing.policy(alert.site_id),
+                                    self.routing.timezone(alert.site_id))
 
     # -- after commit ---------------------------------------------------------------------------
 
@@ -247,7 +272,7 @@ class RuleEngine:
                 self._absences_armed = True
             elif refreshed:
                 self._arm_new_persons(session, now)
-            changes = escalate_due(session, now, self.routing, DEFAULT_REMINDER)
+            changes = escalate_due(session, now, self.routing, DEFAULT_REMINDER, self.planner)
             changes.extend(self.fire_timers(session, now))
         if changes:
             self.deliver(changes)

@@ -50,6 +50,20 @@ def serve(
     run_server(settings)
 
 
+@app.command()
+def notify(
+    config: Annotated[Path | None, typer.Option(help="YAML config file; ANJU_* variables override it")] = None,
+) -> None:
+    """Only the notification senders (SPEC §6), for a deployment that sends from processes of their own;
+    the gateways then run with `notifications.workers: 0` and only queue."""
+    from anju.senders import run_senders
+    from kernel.config import load_settings
+
+    settings = load_settings(config)
+    _logging(settings.log_level)
+    run_senders(settings)
+
+
 def _log_driver_errors() -> None:
     """Third-party drivers that could not be loaded (each was skipped; everything else runs): one line each."""
     import logging
@@ -230,12 +244,14 @@ def bench_latency(
     background_rate: Annotated[float, typer.Option(help="background fence telemetry, msg/s (0: none)")] = 5000,
     db: Annotated[str | None, typer.Option(help="database URL (default: a fresh SQLite file)")] = None,
     out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
+    notify: Annotated[bool, typer.Option(help="also time the notification to a local webhook")] = True,
 ) -> None:
-    """Press -> alert on the alerts topic and the live stream, p50/p99/max, against the bare MQTT hop."""
+    """Press -> alert on the alerts topic and the live stream, and -> notification at a local webhook,
+    p50/p99/max, against the bare MQTT hop."""
     from tools.bench.latency import run_latency_bench
 
     _logging("WARNING")
-    typer.echo(run_latency_bench(presses, background_rate, db, out).summary())
+    typer.echo(run_latency_bench(presses, background_rate, db, out, notify).summary())
 
 
 @bench_app.command("scale")

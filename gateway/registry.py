@@ -23,7 +23,7 @@ from devices import DRIVERS
 from gateway.health import OfflineTimeouts
 from kernel.db.models import Device, EscalationLevel, Grid, PatrolTeam, Person, Site
 from kernel.deviceinfo import DeviceInfo, normal_aliases
-from kernel.siteconfig import CommunityConfig, DeviceConfig, PersonConfig, SiteConfig
+from kernel.siteconfig import CommunityConfig, DeviceConfig, EscalationLevelConfig, PersonConfig, SiteConfig
 from kernel.timeutil import utcnow
 
 NEGATIVE_CACHE_SECONDS = 5.0
@@ -193,6 +193,7 @@ def apply_site_config(session: Session, community: CommunityConfig) -> int:
         site_row = session.get(Site, site.id) or Site(id=site.id)
         site_row.name, site_row.timezone, site_row.address = site.name, site.timezone, site.address
         site_row.type_aliases = site.type_aliases or None
+        site_row.notifications = site.notifications.model_dump(by_alias=True)
         session.add(site_row)
         session.flush()
         _apply_teams_and_chain(session, site)
@@ -284,17 +285,22 @@ def _apply_teams_and_chain(session: Session, site: SiteConfig) -> None:
         grid_row.site_id, grid_row.name, grid_row.patrol_team = site.id, grid.name, grid.patrol_team
         grid_row.team_id, grid_row.wait = grid.team_id, grid.wait
         session.add(grid_row)
-    if site.escalation:
-        existing = {lv.position: lv for lv in session.scalars(select(EscalationLevel).where(
-            EscalationLevel.site_id == site.id))}
-        for position, level in enumerate(site.escalation, start=1):
-            level_row = existing.pop(position, None) or EscalationLevel(site_id=site.id, position=position)
-            level_row.name, level_row.wait = level.name, level.wait
-            level_row.roster = [s.model_dump(by_alias=True, exclude_none=True) for s in level.roster]
-            session.add(level_row)
-        for stale in existing.values():
-            session.delete(stale)
+    for chain, levels in (("patrol", site.escalation), ("maintenance", site.maintenance)):
+        if levels:
+            _apply_chain(session, site.id, chain, levels)
     session.flush()
+
+
+def _apply_chain(session: Session, site: str, chain: str, levels: list[EscalationLevelConfig]) -> None:
+    existing = {lv.position: lv for lv in session.scalars(select(EscalationLevel).where(
+        EscalationLevel.site_id == site, EscalationLevel.chain == chain))}
+    for position, level in enumerate(levels, start=1):
+        row = existing.pop(position, None) or EscalationLevel(site_id=site, chain=chain, position=position)
+        row.name, row.wait, row.notify = level.name, level.wait, list(level.notify)
+        row.roster = [s.model_dump(by_alias=True, exclude_none=True) for s in level.roster]
+        session.add(row)
+    for stale in existing.values():
+        session.delete(stale)
 
 
 def apply_person(session: Session, site: str, config: PersonConfig) -> Person:

@@ -24,7 +24,7 @@ from kernel.db import make_engine, migrate, session_factory
 from kernel.db.models import Device
 from kernel.metrics import GatewayMetrics
 from kernel.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
-from kernel.ports import Ticker, TransactionHook
+from kernel.ports import Service, Ticker, TransactionHook
 from kernel.siteconfig import load_site_config
 from kernel.timeutil import utcnow
 
@@ -58,6 +58,8 @@ class Gateway:
         """Called after each committed batch with its raw messages (benchmarks, instrumentation)."""
         self.tickers: list[Ticker] = []
         """Called on the watchdog thread every `watchdog_interval` (rule timers, escalations)."""
+        self.services: list[Service] = []
+        """Started after the database is ready, stopped last but one (the notification senders)."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -91,6 +93,8 @@ class Gateway:
         for thread in self._threads:
             thread.start()
         self.hub.start()
+        for service in self.services:
+            service.start()
         if self.settings.vision.enabled:
             self.reader.resume(resume_since())
 
@@ -103,6 +107,8 @@ class Gateway:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        for service in self.services:
+            service.stop()
         self.readings.close()
         self.reader.close()
         self.hub.stop()
@@ -123,6 +129,10 @@ class Gateway:
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1 on the gateway's connection (alert changes, after their commit)."""
         self.hub.publish(topic, payload, qos=1)
+
+    def add_service(self, service: Service) -> None:
+        """Start `service` with the gateway (after the database is ready) and stop it with it."""
+        self.services.append(service)
 
     # -- processing thread ------------------------------------------------------------------------
 

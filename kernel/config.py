@@ -225,6 +225,57 @@ class HealthSettings(_Section):
         return self
 
 
+class PhoneSettings(_Section):
+    """SMS and voice calls to phone numbers through a provider's HTTP API (docs/notifications.md)."""
+
+    provider: Literal["aliyun"] | None = None
+    """None: phone numbers are not used (a warning at start-up says so when some are configured)."""
+    access_key_id: str | None = None
+    access_key_secret: str | None = None
+    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    voice_endpoint: str = "https://dyvmsapi.aliyuncs.com/"
+    region: str = "cn-hangzhou"
+    sign_name: str | None = None
+    """The SMS signature (签名) registered with the provider, e.g. 和谐社区."""
+    sms_template: str | None = None
+    """The registered SMS template code (SMS_123456789); its variables are filled from the message."""
+    voice_template: str | None = None
+    """The registered text-to-speech template code (TTS_123456789) for voice calls."""
+    called_show_number: str | None = None
+    """The number a voice call shows (a number rented from the provider); optional for shared numbers."""
+    voice_for: list[str] = Field(default_factory=lambda: ["critical"])
+    """Severities for which a phone number is also called (an SOS), besides the SMS."""
+
+
+class NotificationSettings(_Section):
+    """How alerts reach people off-app (SPEC §6, docs/notifications.md)."""
+
+    enabled: bool = True
+    """False: nothing is queued (a bench or an API-only process that should not plan notifications)."""
+    workers: int = Field(default=2, ge=0)
+    """Sender threads in this process; 0: this process queues notifications but another one sends them."""
+    public_url: str = "http://127.0.0.1:8080"
+    """How recipients reach the console: the base of the one-tap links in messages."""
+    link_secret: str | None = None
+    """Signs the one-tap links; None: a random secret kept in the database, shared by every process."""
+    link_ttl: str = "24h"
+    """How long a one-tap link opens its alert."""
+    poll_seconds: float = Field(default=1.0, gt=0)
+    """How often senders look for due notifications queued by other processes (this one's wake them at once)."""
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    """One send attempt at most (an HTTP request, an SMTP session)."""
+    lease_seconds: float = Field(default=120.0, gt=0)
+    """A claimed notification whose sender died is claimed again after this (delivery is at least once)."""
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_seconds: float = Field(default=5.0, gt=0)
+    """The wait before the second attempt; doubled each time, up to `backoff_max_seconds`."""
+    backoff_max_seconds: float = Field(default=600.0, gt=0)
+    endpoints: dict[str, str] = Field(default_factory=dict)
+    """Apprise schema → request URL template, for a private WeCom/DingTalk/Feishu deployment or an egress relay
+    (`{"wecombot": "https://wecom.example.internal/cgi-bin/webhook/send?key={key}"}`)."""
+    phone: PhoneSettings = Field(default_factory=PhoneSettings)
+
+
 class Settings(BaseSettings):
     """All settings; see docs/configuration.md for every key."""
 
@@ -239,6 +290,7 @@ class Settings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     site_file: str | None = None
     """The site configuration (SPEC §4) loaded into the registry at start-up."""
     log_level: str = "INFO"

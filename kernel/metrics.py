@@ -59,6 +59,19 @@ class GatewayMetrics:
             "anju_vision_seconds", "Picture stored to its reading known (queue wait + recognition)", ["task"],
             buckets=(0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30), registry=self.registry,
         )
+        self.deliveries = Counter(
+            "anju_notification_attempts_total", "Notification send attempts by channel (wecombot, dingtalk, mailto, "
+            "json, sms, voice, ...) and outcome (delivered, retry, failed)", ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.notification_seconds = Histogram(
+            "anju_notification_seconds", "An alert step to its notification delivered (queue, claim, send), by "
+            "channel", ["channel"], buckets=(0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300), registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "anju_notifications_pending", "Notifications due and not yet sent (as last seen by this process's "
+            "senders)", registry=self.registry,
+        )
 
     def total(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples whose labels include `labels` (e.g. every accepted message)."""

@@ -32,6 +32,14 @@ class Sessions(Protocol):
     def begin(self) -> AbstractContextManager[Session]: ...
 
 
+class Service(Protocol):
+    """Something that runs beside the gateway and starts and stops with it (the notification senders)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class GatewayPort(Protocol):
     """The gateway as the alerting layer sees it."""
 
@@ -52,3 +60,6 @@ class GatewayPort(Protocol):
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1 on the gateway's MQTT connection."""
+
+    def add_service(self, service: Service) -> None:
+        """Start `service` after the database is ready, stop it when the gateway stops."""

@@ -8,12 +8,13 @@ file, so the simulated community and the registered one can never disagree.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+CLOCK_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
 class _Strict(BaseModel):
@@ -39,6 +40,8 @@ class DutyShift(_Strict):
 
     name: str
     phone: str | None = None
+    notify: list[str] = Field(default_factory=list)
+    """Notification targets: Apprise URLs (`wecombot://…`, `mailto://…`) or `sms:`/`voice:` numbers (SPEC §6)."""
     days: list[str] | None = None
     """mon..sun; all days when left out."""
     from_: str | None = Field(default=None, alias="from")
@@ -53,11 +56,15 @@ class EscalationLevelConfig(_Strict):
     """How long this level has to acknowledge before the next is notified (e.g. 10m); none at the top."""
     roster: list[DutyShift] = Field(default_factory=list)
     """Who is on duty when; an empty roster means the level is always staffed."""
+    notify: list[str] = Field(default_factory=list)
+    """Told whenever an alert reaches this level, whoever is on duty (the office's WeCom group, its mailbox)."""
 
 
 class TeamMember(_Strict):
     name: str
     phone: str | None = None
+    notify: list[str] = Field(default_factory=list)
+    """Apprise URLs or `sms:`/`voice:` numbers; a roster shift of the same name without its own uses these."""
 
 
 class TeamConfig(_Strict):
@@ -67,6 +74,36 @@ class TeamConfig(_Strict):
     name: str
     members: list[TeamMember] = Field(default_factory=list)
     roster: list[DutyShift] = Field(default_factory=list)
+
+
+Held = Literal["major", "minor", "warning"]
+DEFAULT_HELD: tuple[Held, ...] = ("minor", "warning")
+
+
+class QuietHours(_Strict):
+    """Hours in which alerts of the `hold` severities are not sent but kept until the hours end.
+
+    Critical alerts are never held, whatever `hold` says: an elder's SOS at 3 a.m. is why Anju exists."""
+
+    from_: str = Field(alias="from", pattern=CLOCK_PATTERN)
+    to: str = Field(pattern=CLOCK_PATTERN)
+    hold: list[Held] = Field(default_factory=lambda: list(DEFAULT_HELD))
+    """Never `critical`: refused, so a site file cannot look as if it held an SOS back."""
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.from_ == self.to:
+            raise ValueError("quiet hours need `from` and `to` to differ")
+        return self
+
+
+class NotificationPolicy(_Strict):
+    """Per site: quiet hours, and when an elder's family is told of an SOS (docs/notifications.md)."""
+
+    quiet_hours: QuietHours | None = None
+    family_after: str | None = "0s"
+    """How long an SOS may stay unacknowledged before the family is told: `0s` at once, `3m` after three minutes
+    without an acknowledgement; null: the family is never told by Anju (the patrol calls them)."""
 
 
 class GridConfig(_Strict):
@@ -111,6 +148,10 @@ class SiteConfig(_Strict):
     persons: list[PersonConfig] = Field(default_factory=list)
     escalation: list[EscalationLevelConfig] = Field(default_factory=list)
     """The chain above the grids (grid → community → street → district); default: the standard chain."""
+    maintenance: list[EscalationLevelConfig] = Field(default_factory=list)
+    """The chain of maintenance alerts (property company → community → street), from level 0: a dead battery
+    never climbs the patrol chain. Default: `alerting.routing.DEFAULT_MAINTENANCE_CHAIN`."""
+    notifications: NotificationPolicy = Field(default_factory=NotificationPolicy)
     type_aliases: dict[str, dict[str, str]] = Field(default_factory=dict)
     """kind → {vendor's type name → canonical type}: how this site's firmware names things (docs/tolerance.md).
     Checked against the drivers when the file is applied (`gateway.registry.apply_site_config`)."""

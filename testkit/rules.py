@@ -20,6 +20,10 @@ table) and evaluates it in the same transaction; `feed()` does the same for hand
 in one transaction (one batch). `delivered` lists the alert changes the engine announced after each commit.
 Any database URL works (a fresh SQLite file is the usual choice; the PostgreSQL fixtures too); the
 database is migrated and the site configuration applied on open.
+
+With `notifications=NotificationSettings(...)` the engine also plans who is told (`alerting.notifications`):
+`outbox()` lists the queued rows, and `send_due(channels)` runs one senders' round at the harness's time
+through the channels given (a recording channel in logic tests; the real ones in end-to-end tests).
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerting.alerts import AlertChange
 from alerting.engine import RuleEngine
+from alerting.notifications.senders import Dispatch, Notifier
 from devices.base import ReadingValue
 from gateway import store
 from gateway.registry import apply_site_config, device_info
+from kernel.config import NotificationSettings
 from kernel.db import make_engine, migrate, session_factory
-from kernel.db.models import Alert, Device
+from kernel.db.models import Alert, Device, Notification
 from kernel.deviceinfo import DeviceInfo
 from kernel.observations import Observation
 from kernel.siteconfig import CommunityConfig
@@ -57,12 +63,14 @@ class RuleHarness:
         """Every change the engine announced (after its commit), in order."""
         engine.listeners.append(self.delivered.extend)
         self._ids = itertools.count(1)
+        self.notifications: NotificationSettings | None = None
 
     @classmethod
     @contextmanager
     def open(cls, db_url: str, engine: RuleEngine, site: Mapping[str, Any] | None = None,
-             now: datetime = START) -> Iterator[RuleHarness]:
-        """A harness on the database at `db_url` (migrated here), with `site` (a site file's content) applied."""
+             now: datetime = START, notifications: NotificationSettings | None = None) -> Iterator[RuleHarness]:
+        """A harness on the database at `db_url` (migrated here), with `site` (a site file's content) applied;
+        with `notifications`, the engine plans notifications by the site's chains, rosters and policy."""
         db = make_engine(db_url)
         try:
             migrate(db)
@@ -70,7 +78,13 @@ class RuleHarness:
             if site is not None:
                 with sessions.begin() as session:
                     apply_site_config(session, CommunityConfig.model_validate(site))
-            yield cls(engine, sessions, now)
+            harness = cls(engine, sessions, now)
+            if notifications is not None:
+                engine.use_notifications(notifications)
+                harness.notifications = notifications
+                with sessions() as session:  # routing, rosters and persons as a live engine reads them
+                    engine.refresh(session, now)
+            yield harness
         finally:
             db.dispose()
 
@@ -121,3 +135,14 @@ class RuleHarness:
         """The stored alerts by rule (the latest of a rule when it has several)."""
         with self.sessions() as session:
             return {a.rule: a for a in session.scalars(select(Alert).order_by(Alert.id))}
+
+    def outbox(self) -> list[Notification]:
+        """The queued notifications, in the order they were planned."""
+        with self.sessions() as session:
+            return list(session.scalars(select(Notification).order_by(Notification.id)))
+
+    def send_due(self, channels: Dispatch) -> int:
+        """One senders' round at the harness's time through `channels`: how many notifications were claimed."""
+        notifier = Notifier(self.notifications or NotificationSettings(), self.sessions, channels=channels,
+                            persons=lambda: self.engine.persons, clock=lambda: self.now)
+        return notifier.run_once(limit=1000)

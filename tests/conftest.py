@@ -195,7 +195,7 @@ GatewayFactory = Callable[..., Gateway]
 
 def build_gateway(broker: str, db: str, site_file: Path, mqtt: dict, rules: bool | list[str] | RuleEngine = False,
                   api: dict | None = None, health: dict | None = None, vision: dict | None = None,
-                  **gateway: object) -> Gateway:
+                  notifications: dict | None = None, **gateway: object) -> Gateway:
     """A gateway (not started) for tests: fast watchdog, the test's site file, optional rules."""
     url = broker.replace("mqtt://", "mqtt://anju-gateway@") if "@" not in broker else broker
     settings: Settings = load_settings(
@@ -206,6 +206,7 @@ def build_gateway(broker: str, db: str, site_file: Path, mqtt: dict, rules: bool
         api=api or {},
         health=health or {},
         vision=vision or {},
+        notifications=notifications or {},
     )
     gw = Gateway(settings)
     if isinstance(rules, RuleEngine):
@@ -227,9 +228,9 @@ def make_gateway(site_file: Path) -> Iterator[GatewayFactory]:
 
     def factory(broker: str, db: str, start: bool = True, mqtt: dict | None = None,
                 rules: bool | list[str] | RuleEngine = False, api: dict | None = None, health: dict | None = None,
-                vision: dict | None = None, **gateway: object) -> Gateway:
+                vision: dict | None = None, notifications: dict | None = None, **gateway: object) -> Gateway:
         gw = build_gateway(broker, db, site_file, {"client_id": default_client_id, **(mqtt or {})}, rules, api,
-                           health, vision, **gateway)
+                           health, vision, notifications, **gateway)
         url, client_id = gw.settings.mqtt.url, gw.settings.mqtt.client_id
         sessions.add((url, client_id))
         started.append(gw)  # also when the test starts it itself (start=False, then gw.start())
@@ -253,13 +254,14 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
 @contextlib.contextmanager
-def serving_api(broker: str, db: str, site_file: Path, **api_settings: object) -> Iterator[ApiServer]:
+def serving_api(broker: str, db: str, site_file: Path, notifications: dict | None = None,
+                **api_settings: object) -> Iterator[ApiServer]:
     """A gateway with the built-in rules on its own MQTT session, and the API on a real uvicorn, for a `with`;
-    `api_settings` adds to the `api` section."""
+    `api_settings` adds to the `api` section, `notifications` is that section."""
     client_id = f"anju-test-{uuid.uuid4().hex[:8]}"
     engine = RuleEngine.from_files(None)
     gw = build_gateway(broker, db, site_file, {"client_id": client_id}, engine,
-                       {"admin_token": ADMIN_TOKEN, **api_settings})
+                       {"admin_token": ADMIN_TOKEN, **api_settings}, notifications=notifications)
     engine.present = presenter(gw)  # as `anju serve` wires it (anju.runtime)
     gw.start()
     assert gw.wait_connected(10), f"gateway could not connect to {broker}"

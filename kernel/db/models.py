@@ -58,6 +58,8 @@ class Site(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     address: Mapped[str | None] = mapped_column(String(500))
     type_aliases: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    notifications: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Quiet hours and the family's wait (`kernel.siteconfig.NotificationPolicy`); None: the defaults."""
     """kind → {the vendor's type name → the canonical type}: how this site's firmware names things (docs/devices.md)."""
 
 
@@ -324,12 +326,17 @@ class EscalationLevel(Base):
     __tablename__ = "escalation_levels"
 
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    chain: Mapped[str] = mapped_column(String(16), primary_key=True, default="patrol", server_default="patrol")
+    """patrol: above the grid's team (position 1 is the first level above level 0); maintenance: the maintenance
+    chain, position 1 being its level 0 (the property company)."""
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     """1 is the first level above the grid patrol (level 0)."""
     name: Mapped[str] = mapped_column(String(200))
     wait: Mapped[str | None] = mapped_column(String(32))
     """None at the top: the alert stays there."""
     roster: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    notify: Mapped[list[Any] | None] = mapped_column(JSON)
+    """Targets told whenever an alert reaches this level (the office's group), besides who is on duty."""
 
 
 class Person(Base):
@@ -489,3 +496,49 @@ class PersonDataAccess(Base):
     """view, list, export, enrol, delete_faces, delete."""
     person_id: Mapped[str | None] = mapped_column(ID)
     detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class Notification(Base):
+    """The outbox: one message to one target about one alert step, written in the alert change's transaction.
+
+    Senders claim due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL) under a lease, send outside any
+    transaction, and record the outcome; a sender killed mid-send leaves a lease that runs out, and the row is
+    claimed again (at least once). `alerting.notifications.outbox` owns the life of a row.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[str | None] = mapped_column(ID)
+    step: Mapped[str] = mapped_column(String(32))
+    """The alert step that caused it: created, escalated, reminded, family."""
+    level: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    """on_duty (a patrol member), level (a level's own targets), family, maintenance."""
+    target: Mapped[str] = mapped_column(Text)
+    """The Apprise URL or `sms:`/`voice:` number, with its secrets: never shown (see `shown`)."""
+    shown: Mapped[str] = mapped_column(String(300))
+    channel: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    """pending, sending, delivered, failed, cancelled."""
+    condition: Mapped[str | None] = mapped_column(String(32))
+    """unacknowledged: sent only if the alert is still open when it comes due (the family's wait)."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SecretRow(Base):
+    """Secrets Anju makes for itself and every process must share (the one-tap links' signing key)."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -150,6 +150,7 @@ def test_cancel_reaches_the_live_stream_and_the_alert_history(make_api: Callable
         with api.client(patrol) as http:
             detail = http.get(f"/alerts/{created['alert']['id']}").json()
         assert detail["state"] == "open"
-        assert [h["action"] for h in detail["history"]] == ["created", "notified", ACTION]
+        steps = [h["action"] for h in detail["history"] if not h["action"].startswith("notification_")]
+        assert steps == ["created", "notified", ACTION]
     finally:
         pub.close()

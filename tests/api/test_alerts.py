@@ -55,7 +55,8 @@ def test_sos_reaches_patrol_live_and_is_handled_through_the_api(
                 assert resolved["state"] == "resolved"
                 last = next_change(ws)
                 assert last["action"] == "resolved"
-                history = [h["action"] for h in http.get(f"/alerts/{alert['id']}").json()["history"]]
+                history = [h["action"] for h in http.get(f"/alerts/{alert['id']}").json()["history"]
+                           if not h["action"].startswith("notification_")]  # nobody here has a target: noted
                 assert history == ["created", "notified", "acknowledged", "resolved"]
         # The alerts topic saw every change too, API-made ones included.
         wait_for(lambda: [m["action"] for m in app.json()] == ["created", "acknowledged", "resolved"],

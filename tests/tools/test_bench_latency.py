@@ -30,3 +30,7 @@ def test_every_press_is_timed_on_the_topic_and_the_stream(tmp_path: Path) -> Non
     # The split at the gateway's socket comes from the stored presses: every one was found.
     assert result.receive_p50_ms is not None and result.process_p50_ms is not None
     assert "received by the gateway" in result.summary()
+    # And every press's notification reached the local webhook, through the outbox and the senders.
+    assert result.notify_missed == 0 and result.notify_p50_ms is not None
+    assert result.alert_p50_ms <= result.notify_p50_ms <= result.notify_max_ms  # type: ignore[operator]
+    assert "notification at a local webhook" in result.summary()

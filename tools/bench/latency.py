@@ -14,6 +14,11 @@ console shows). The limit, measured in the same run: a bare subscriber process
 press through the same loaded broker and machine, and does nothing with it. On a
 busy machine most of the delay can be that: the difference is what the gateway adds.
 
+With notifications on (the default), the patrol team of the presses' grid has a member whose target is a
+JSON webhook served by this process (`tools.webhook`, what a WeCom or DingTalk server would see): the third
+clock stops when the notification arrives there, through the outbox and the gateway's sender threads, the
+whole last mile of SPEC §6.
+
 The alerts topic's figure is split at the gateway's socket: the stored event's
 `received_at` (the gateway's wall clock when its network thread had the press)
 against the wall clock at publishing. A delay before it is the broker's or the
@@ -24,6 +29,7 @@ processing, the commit and the announcement.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -32,6 +38,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +50,10 @@ from kernel.mqtt import plain_client
 from kernel.topics import alerts_topic, device_topic
 from tools.bench.mosquitto import ManagedMosquitto, free_port
 from tools.bench.processes import AnjuProcess, wait_ready
+from tools.webhook import Received, WebhookReceiver
 
 SITE = "bench"
+BUTTON_IN_TITLE = re.compile(r"press-\d{4}")
 TARGET_P99_MS = 10.0
 BACKGROUND_DEVICES = 500
 TIMEOUT_S = 5.0
@@ -76,6 +85,12 @@ class LatencyResult:
     process_p99_ms: float | None = None
     """Per press, the alert's arrival on the alerts topic minus the gateway's receipt: processing, commit and
     the announcement's hop. With `receive_*`, this says which side of the gateway's socket a delay is on."""
+    notify_p50_ms: float | None = None
+    notify_p99_ms: float | None = None
+    notify_max_ms: float | None = None
+    """Press published → its notification received at the local webhook (None: run without notifications)."""
+    notify_missed: int = 0
+    """Presses whose notification did not arrive within 5 s."""
 
     def summary(self) -> str:
         def verdict(p99: float) -> str:
@@ -92,11 +107,18 @@ class LatencyResult:
             f"press -> bare subscriber (same traffic, same run): p50 {self.bare_p50_ms:.1f} ms  "
             f"p99 {self.bare_p99_ms:.1f} ms\n"
             f"added by the gateway (stream - bare): p50 {self.added_p50_ms:.1f} ms  p99 {self.added_p99_ms:.1f} ms\n"
-            f"{self._split()}"
+            f"{self._split()}{self._notify()}"
             f"target p99 <= {TARGET_P99_MS:.0f} ms: end to end {worst:.1f} ms -> {verdict(worst)}; "
             f"added by the gateway {self.added_p99_ms:.1f} ms -> {verdict(self.added_p99_ms)}"
         )
 
+
+    def _notify(self) -> str:
+        if self.notify_p50_ms is None:
+            return ""
+        return (f"press -> notification at a local webhook (outbox, sender, Apprise json://): "
+                f"p50 {self.notify_p50_ms:.1f} ms  p99 {self.notify_p99_ms:.1f} ms  max {self.notify_max_ms:.1f} ms"
+                f", {self.notify_missed} not within {TIMEOUT_S:.0f} s\n")
 
     def _split(self) -> str:
         if self.receive_p50_ms is None or self.process_p50_ms is None:
@@ -120,6 +142,14 @@ def _received_at(db_url: str, msg_ids: list[str]) -> dict[str, float]:
             return {msg_id: at.timestamp() for msg_id, at in rows if msg_id is not None}
     finally:
         engine.dispose()
+
+
+def _notified(arrivals: _Arrivals, request: Received) -> tuple[int, bytes]:
+    """The webhook's reply hook: the press a notification is about, from its title (the button's id)."""
+    found = BUTTON_IN_TITLE.search(str(request.json().get("title", "")))
+    if found:
+        arrivals.record(f"notify:{found.group(0)}")
+    return 200, b'{"errcode": 0}'
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -224,28 +254,37 @@ class _BareSubscriber(threading.Thread):
 
 
 def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
-                      out: Path | None = None) -> LatencyResult:
+                      out: Path | None = None, notify: bool = True) -> LatencyResult:
     workdir = Path(tempfile.mkdtemp(prefix="anju-bench-"))
     buttons = [f"press-{i:04d}" for i in range(presses)]
     devices = [{"id": f"fence-{i:05d}", "kind": "fence"} for i in range(BACKGROUND_DEVICES)]
-    devices += [{"id": b, "kind": "elder_button"} for b in buttons]
+    devices += [{"id": b, "kind": "elder_button", "grid": "g1"} for b in buttons]
+    arrivals = _Arrivals()
+    hook = WebhookReceiver(reply=partial(_notified, arrivals))
+    team = {"id": "t1", "name": "patrol", "members": [{"name": "on duty", "notify": [hook.url("/patrol")]}]}
+    site = {"id": SITE, "name": "bench", "devices": devices, "grids": [{"id": "g1", "name": "g1", "team": "t1"}],
+            "teams": [team] if notify else [], "notifications": {"family_after": None}}
+    if not notify:
+        site["grids"] = [{"id": "g1", "name": "g1"}]
     site_file = workdir / "site.yaml"
-    site_file.write_text(yaml.safe_dump({"sites": [{"id": SITE, "name": "bench", "devices": devices}]}))
+    site_file.write_text(yaml.safe_dump({"sites": [site]}))
     db_url = db_url or f"sqlite:///{workdir / 'bench.db'}"
     api_port, token = free_port(), uuid.uuid4().hex
-    arrivals = _Arrivals()
     alert_ms: list[float] = []
+    notify_ms: list[float] = []
+    notify_missed = 0
     stream_ms: list[float] = []
     bare_ms: list[float] = []
     timed: dict[str, tuple[float, float]] = {}
     """msg_id → (published, wall clock; alerts-topic latency in ms)."""
     missed = 0
-    with ManagedMosquitto() as broker:
+    with ManagedMosquitto() as broker, hook:
         gateway = AnjuProcess(["serve"], {
             "ANJU_MQTT__URL": broker.url.replace("://", "://anju-bench@"),
             "ANJU_MQTT__CLIENT_ID": f"anju-bench-{uuid.uuid4().hex[:6]}", "ANJU_DB__URL": db_url,
             "ANJU_SITE_FILE": str(site_file), "ANJU_API__PORT": str(api_port), "ANJU_API__ADMIN_TOKEN": token,
-            "ANJU_LOG_LEVEL": "WARNING", "ANJU_VISION__ENABLED": "false"}, workdir / "gateway.log")
+            "ANJU_LOG_LEVEL": "WARNING", "ANJU_VISION__ENABLED": "false",
+            "ANJU_NOTIFICATIONS__ENABLED": str(notify).lower()}, workdir / "gateway.log")
         load: AnjuProcess | None = None
         watchers: list[Any] = []
         pub, _ = plain_client(broker.url, f"bench-pub-{uuid.uuid4().hex[:6]}", "bench-pub")
@@ -282,6 +321,12 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
                 timed[msg_id] = (sent_at, alert_ms[-1])
                 stream_ms.append((on_stream - t0) * 1000)
                 bare_ms.append((at_bare - t0) * 1000)
+                if notify:
+                    notified = arrivals.wait(f"notify:{button}")
+                    if notified is None:
+                        notify_missed += 1
+                    else:
+                        notify_ms.append((notified - t0) * 1000)
                 time.sleep(0.02)
         finally:
             if load is not None:
@@ -309,6 +354,9 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
         bare_p50_ms=statistics.median(bare_ms), bare_p99_ms=_percentile(bare_ms, 0.99),
         added_p50_ms=statistics.median(added), added_p99_ms=_percentile(added, 0.99),
         database=db_url.split("://", 1)[0], missed=missed,
+        notify_p50_ms=statistics.median(notify_ms) if notify_ms else None,
+        notify_p99_ms=_percentile(notify_ms, 0.99) if notify_ms else None,
+        notify_max_ms=max(notify_ms) if notify_ms else None, notify_missed=notify_missed,
     )
     if out is not None:
         out.write_text(json.dumps({"benchmark": "latency", **asdict(result)}, indent=2), encoding="utf-8")
