@@ -28,6 +28,7 @@ from api.routers import (
     health,
     login,
     me,
+    notify,
     persons,
     rules,
     silences,
@@ -48,14 +49,16 @@ CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, me.router, sites.router, grids.router,
                                   teams.router, watchlists.router, rules.router, silences.router, persons.router,
                                   dead_letters.router, deviations.router, contract.router, availability.router,
-                                  vendors.router, faces.router, snapshots.router, audit.router, login.router)
+                                  vendors.router, faces.router, snapshots.router, audit.router, login.router,
+                                  notify.router)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     gateway, engine = runtime.gateway, runtime.rules
     app = FastAPI(title="Anju", version=__version__, docs_url=None, redoc_url=None,
-                  description="Smart-community gateway API (SPEC §3). Every route but /healthz and POST /api/v1/login "
-                              "needs a bearer token; docs/api.md has the role table.")
+                  description="Smart-community gateway API (SPEC §3). Every route but /healthz, POST /api/v1/login "
+                              "and the one-tap links (GET /n/{token}, GET /api/v1/notify/link/{token}) needs a "
+                              "bearer token; docs/api.md has the role table.")
     # Before `harden`, so inside its (BaseHTTPMiddleware) header middleware, which reads no body: a limit raised
     # while the route reads the body must reach FastAPI as itself, not wrapped in that middleware's task group.
     app.add_middleware(RequestLimits, limits=gateway.settings.api.body_limits,
@@ -75,6 +78,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     _document_body_limits(app)
     app.include_router(health.router)  # /healthz and /metrics at the root, where probes and scrapers look
+    app.include_router(notify.links_router)  # /n/{token}: one-tap links, short enough for a text message
     app.include_router(health.router, prefix="/api/v1", include_in_schema=False)  # and where SPEC §3 lists them
 
     @app.get("/", include_in_schema=False)

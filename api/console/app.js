@@ -6,7 +6,8 @@ import { createAlertStream } from './ws.js';
 import { unlockAudio, unlockOnFirstGesture } from './alarm.js';
 import { createCriticalBanner } from './components/critical-banner.js';
 import { forgetPictures } from './components/alert-item.js';
-import { startRelTicker } from './fmt.js';
+import { startRelTicker, absTime, relTimeEl } from './fmt.js';
+import { toast } from './toast.js';
 import { resetStore } from './store.js';
 import * as patrol from './views/patrol.js';
 import * as maintenance from './views/maintenance.js';
@@ -25,7 +26,7 @@ const DEFAULT_VIEW = { patrol: 'patrol', maintenance: 'maintenance', integrator:
 const ROLE_AUDIENCES = { patrol: ['patrol'], maintenance: ['maintenance'], integrator: [], admin: ['patrol', 'maintenance'] };
 
 const $ = (id) => document.getElementById(id);
-const session = { me: null, stream: null, banner: null, cleanup: null, route: null, focusAlert: null };
+const session = { me: null, stream: null, banner: null, cleanup: null, route: null, focusAlert: null, link: null };
 
 function allowedViews() {
   return (session.me && ROLE_VIEWS[session.me.role]) || [];
@@ -76,6 +77,87 @@ function loginFromFragment() {
   if (taken.code) loginWithCode(taken.code);
   else login(taken.token);
   return true;
+}
+
+// One-tap links of notifications: the API checked the signature (GET /n/TOKEN) and sent the browser here,
+// as /console/#/link/TOKEN. Signed in, the console opens the alert and, for a link sent to someone on duty
+// (act) and a role that handles alerts, acknowledges it in that same tap; without a token it shows what the
+// link may show (GET /notify/link/TOKEN) above the login form.
+function takeLinkFromFragment() {
+  const m = location.hash.match(/^#\/link\/([A-Za-z0-9_-]{8,64})$/);
+  return m ? { token: m[1] } : null;
+}
+
+function linkSummary(link) {
+  return api(`/notify/link/${encodeURIComponent(link.token)}`, { token: '', quiet: true });
+}
+
+const LINK_ACK_NOTE = 'via notification link';
+
+async function openLink(link) {
+  if (location.hash.startsWith('#/link')) history.replaceState(null, '', location.pathname + location.search);
+  let alert, act;
+  try {
+    const summary = await linkSummary(link);
+    act = summary.act;
+    alert = await api(`/alerts/${encodeURIComponent(summary.id)}`, { quiet: true });
+  } catch (err) {
+    route(true);
+    if (err.status === 404) toast(t('link.not_yours'));
+    else if (err.status === 403) toast(t('link.invalid'));
+    else if (err.status) toast(err.message);
+    return;
+  }
+  const handles = Array.isArray(session.me.permissions) && session.me.permissions.includes('alerts:handle');
+  if (act && handles && alert.state === 'open') {
+    try {
+      alert = await api(`/alerts/${encodeURIComponent(alert.id)}/ack`, { method: 'POST', body: { note: LINK_ACK_NOTE }, quiet: true });
+      toast(t('link.acked'), 'ok', 4000);
+    } catch (err) {
+      if (err.status !== 409) toast(err.message); // 409: someone else was quicker
+    }
+  }
+  const view = alert.audience === 'maintenance' ? 'maintenance' : 'patrol';
+  if (allowedViews().includes(view)) {
+    session.focusAlert = alert.id;
+    navigate(view);
+  } else {
+    route(true);
+  }
+}
+
+// Without a token: the alert as the link may show it (no one's phone), read-only, and a sign-in hint.
+async function renderLinkSummary() {
+  const box = $('link-summary');
+  const link = session.link;
+  $('login').classList.toggle('with-link', !!link);
+  if (!link) {
+    replace(box);
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  replace(box, h('div', { class: 'muted' }, t('common.loading')));
+  let a;
+  try {
+    a = await linkSummary(link);
+  } catch (err) {
+    replace(box, h('div', { class: 'error-box', testid: 'link-error' }, err.status === 403 || err.status === 404 ? t('link.invalid') : err.message,
+      err.detail && typeof err.detail === 'string' ? h('div', { class: 'small' }, err.detail) : null));
+    return;
+  }
+  if (session.link !== link) return;
+  replace(box,
+    h('div', { class: 'alert-top' },
+      h('span', { class: `badge sev sev-${a.severity}` }, label('sev', a.severity)),
+      h('span', { class: 'link-title', testid: 'link-title' }, a.title),
+      h('span', { class: `badge state state-${a.state}`, testid: 'link-state' }, label('state', a.state))),
+    h('div', { class: 'where-big', testid: 'link-where' }, [a.site, a.where].filter(Boolean).join(' · ')),
+    h('dl', { class: 'kv' },
+      h('dt', {}, t('link.since')), h('dd', {}, absTime(a.created_at), ' (', relTimeEl(a.created_at), ')'),
+      a.acknowledged_at ? [h('dt', {}, t('link.acked_by')), h('dd', {}, a.acknowledged_by || '—', ' · ', absTime(a.acknowledged_at))] : null,
+      a.resolved_at ? [h('dt', {}, t('link.resolved')), h('dd', {}, absTime(a.resolved_at))] : null),
+    h('p', { class: 'muted small', testid: 'link-hint' }, t(a.act && a.state === 'open' ? 'link.sign_in_ack' : 'link.sign_in')));
 }
 
 function parseRoute() {
@@ -169,6 +251,7 @@ function showLogin(message, prefill = '') {
   err.textContent = message || '';
   err.hidden = !message;
   if (prefill) $('login-token').value = prefill;
+  renderLinkSummary();
   $('login-token').focus();
 }
 
@@ -223,7 +306,14 @@ async function login(token) {
   $('login').hidden = true;
   $('view').hidden = false;
   renderHeader();
-  route(true);
+  const link = session.link;
+  if (link) {
+    session.link = null;
+    renderLinkSummary();
+    openLink(link);
+  } else {
+    route(true);
+  }
 }
 
 // From the banner: open the view that lists this alert, with the alert unfolded.
@@ -275,10 +365,20 @@ function init() {
     if (session.me) route(true);
   });
   window.addEventListener('hashchange', () => {
+    const link = takeLinkFromFragment();
+    if (link) {
+      if (session.me) openLink(link);
+      else {
+        session.link = link;
+        renderLinkSummary();
+      }
+      return;
+    }
     if (!loginFromFragment()) route();
   });
 
   unlockOnFirstGesture();
+  session.link = takeLinkFromFragment();
   if (loginFromFragment()) return;
   const token = getToken();
   if (token) login(token);

@@ -13,11 +13,21 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Query, Response, status
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from alerting.notifications.channels import parse_target
 from api.auth import Permission, Principal
 from api.deps import Services, errors, require
 from kernel.db.models import Site
@@ -44,6 +54,16 @@ ConfigReader = Annotated[Principal, Depends(require(Permission.CONFIG_READ))]
 ConfigWriter = Annotated[Principal, Depends(require(Permission.CONFIG_WRITE))]
 TIME_PATTERN = r"^(([01]?\d|2[0-3]):[0-5]\d|24:00)$"
 MAX_ROSTER = 200
+MAX_TARGETS = 10
+"""Notification targets one member, shift or level may have."""
+TargetText = Annotated[str, Field(min_length=1, max_length=1000, pattern=LINE,
+                                  examples=["wecombot://KEY", "sms:13800000001"])]
+Targets = Annotated[list[TargetText], Field(
+    default_factory=list, max_length=MAX_TARGETS,
+    description="notification targets (SPEC §6): Apprise URLs (`wecombot://KEY`, `mailto://…`, `json://host/path`) "
+                "or `sms:`/`voice:` phone numbers; as stored to callers with `config:write`, else redacted (keys "
+                "masked); left out of an answer when empty",
+    exclude_if=lambda targets: not targets)]
 
 
 def _utc(value: datetime) -> datetime:
@@ -140,6 +160,49 @@ def reasons(exc: ValidationError) -> str:
     return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
 
 
+def target_problem(text: str) -> str | None:
+    """Why a notification target cannot be used (`alerting.notifications.channels.parse_target`), or None."""
+    try:
+        parse_target(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def check_targets(targets: list[str], who: str) -> list[str]:
+    """The targets, stripped, each one parsed as the senders will; ValueError naming `who`, the target's place in
+    the list and the parser's reason (never the target itself: it may hold a key)."""
+    out = []
+    for i, text in enumerate(targets):
+        problem = target_problem(text)
+        if problem is not None:
+            raise ValueError(f"{who}: notify[{i}] is not a usable target: {problem}")
+        out.append(text.strip())
+    return out
+
+
+def shown_target(text: str) -> str:
+    """A target as it may be shown to anybody: its redacted form (keys, tokens and passwords masked), or for one
+    that no longer parses, its schema alone."""
+    try:
+        return parse_target(text).shown
+    except ValueError:
+        schema, sep, _rest = str(text).partition(":")
+        return f"{schema[:32]}:****" if sep and schema.isascii() and schema.isalnum() else "****"
+
+
+def targets_out(stored: Any, reveal: bool) -> list[str]:
+    """Stored targets for an answer: as stored when `reveal` (the caller may change them), else redacted."""
+    targets = [str(t) for t in stored] if isinstance(stored, list) else []
+    return targets if reveal else [shown_target(t) for t in targets]
+
+
+def reveals_targets(who: Principal) -> bool:
+    """Who sees notification targets as stored (with their keys): the callers who may change them. Everyone else
+    sees them redacted, as they see no token: a key in a URL is a credential for that chat group or mailbox."""
+    return who.can(Permission.CONFIG_WRITE)
+
+
 def check_wait(value: str, what: str) -> str:
     """A duration as routing parses it (`kernel.durations.parse_duration`)."""
     try:
@@ -159,6 +222,13 @@ class Shift(BaseModel):
     days: list[Day] | None = Field(default=None, min_length=1, max_length=7, description="mon..sun; all when left out")
     from_: str | None = Field(default=None, alias="from", pattern=TIME_PATTERN, examples=["08:00"])
     to: str | None = Field(default=None, pattern=TIME_PATTERN, examples=["20:00"])
+    notify: Targets
+    """Without its own, the shift uses the targets of the team member of the same name."""
+
+    @field_validator("notify")
+    @classmethod
+    def _targets(cls, notify: list[str], info: ValidationInfo) -> list[str]:
+        return check_targets(notify, f"shift {info.data.get('name', '?')}")
 
 
 Roster = Annotated[list[Shift], Field(max_length=MAX_ROSTER, description="empty: always staffed")]
@@ -179,5 +249,13 @@ def roster_json(roster: list[Shift], timezone: str, what: str) -> list[dict[str,
     return stored
 
 
-def shifts_out(stored: list[Any] | None) -> list[Shift]:
-    return [Shift.model_validate(item) for item in stored or []]
+def shifts_out(stored: list[Any] | None, reveal: bool = True) -> list[Shift]:
+    """A stored roster for an answer; targets redacted unless `reveal` (`reveals_targets`). Not re-validated: a
+    target stored before (or by the site file) that no longer parses is still shown."""
+    shifts = []
+    for item in stored or []:
+        fields = {k: v for k, v in item.items() if k != "notify"} if isinstance(item, dict) else item
+        shift = Shift.model_validate(fields)
+        shift.notify = targets_out(item.get("notify") if isinstance(item, dict) else None, reveal)
+        shifts.append(shift)
+    return shifts

@@ -12,17 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerting import alerts as lifecycle
+from alerting.contacts import device_contacts
 from api.auth import Permission, Principal
 from api.deps import DB, Services, Svc, accept_websocket, errors, require
 from api.jsonsafe import renderable, renderable_object
 from api.present import present_alert, present_alerts
+from api.routers.notify import DeliveryOut, deliveries_of
 from api.stream import forward
 from api.visibility import alert_filter, can_see_alert
-from devices import get_driver
-from kernel.db.models import Alert, Device, Person
+from kernel.db.models import Alert, Device
 from kernel.timeutil import utcnow
 from kernel.vocabulary import Severity, State
-from rules.persons import PersonDirectory
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -92,6 +92,8 @@ class AlertDetail(AlertOut):
     history: list[HistoryStep]
     device: AlertDevice | None
     contacts: Contacts | None
+    deliveries: list[DeliveryOut] = Field(description="who was (or is to be) told off-app, and how it went "
+                                                      "(targets redacted), oldest first")
 
 
 class AckIn(BaseModel):
@@ -153,26 +155,20 @@ def get_alert(alert_id: AlertId, svc: Svc, session: DB,
         "id": device.id, "name": device.name, "kind": device.kind, "zone": device.zone, "grid": device.grid_id,
         "location": renderable_object(device.location)}
     body["contacts"] = None if device is None else _contacts(svc, session, device)
+    body["deliveries"] = deliveries_of(session, alert.id)
     return body
 
 
+@router.get("/{alert_id}/deliveries", response_model=list[DeliveryOut], responses=errors(404, 422))
+def get_deliveries(alert_id: AlertId, session: DB,
+                   who: Annotated[Principal, Depends(require(Permission.ALERTS_READ))]) -> list[DeliveryOut]:
+    """The alert's notifications: one per target and step (created, escalated, reminded, family), with their state,
+    attempts and last error; the target only as shown (keys masked)."""
+    return deliveries_of(session, _visible(session, who, alert_id).id)
+
+
 def _contacts(svc: Services, session: Session, device: Device) -> dict[str, Any] | None:
-    """Who to call, as the device's driver says (`DeviceDriver.contacts`: an elder button's elder and family),
-    from the device's attributes and, if the driver asks, the person whose `devices` list it."""
-    driver = get_driver(device.kind)
-    if driver is None:
-        return None
-    attrs = device.attributes if isinstance(device.attributes, dict) else {}
-
-    def holder() -> tuple[str, dict[str, Any]] | None:
-        directory = svc.engine.persons or PersonDirectory.load(session)
-        held = directory.holder(device.site_id, device.id)
-        person = session.get(Person, held.id) if held is not None else None
-        if person is None:
-            return None
-        return person.name, person.attributes if isinstance(person.attributes, dict) else {}
-
-    found = driver.contacts(attrs, holder)
+    found = device_contacts(session, device, svc.engine.persons)
     return None if found is None else renderable(found)
 
 

@@ -19,7 +19,8 @@ from tests.helpers import ApiServer
 
 pytestmark = [pytest.mark.broker]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
-PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/login")}  # a one-time login code is the credential there
+PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/login"),  # a one-time login code is the credential there
+          ("GET", "/n/{token}"), ("GET", "/api/v1/notify/link/{token}")}  # and a signed, expiring link here
 
 
 def route_permission(route: APIRoute) -> Permission | None:
@@ -33,10 +34,10 @@ def route_permission(route: APIRoute) -> Permission | None:
 def api_routes(app: Any) -> list[tuple[str, str, Permission | None]]:
     """(method, full path, permission) of every documented route, checked against the app's OpenAPI paths."""
     from api.app import ROUTERS
-    from api.routers import health
+    from api.routers import health, notify
 
     found = []
-    for prefix, router in [("/api/v1", r) for r in ROUTERS] + [("", health.router)]:
+    for prefix, router in [("/api/v1", r) for r in ROUTERS] + [("", health.router), ("", notify.links_router)]:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.include_in_schema:
                 methods = sorted(route.methods - {"HEAD"})

@@ -22,6 +22,8 @@ from tests.helpers import ApiServer, make_site
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(600)]
 EXAMPLES = 15
+PROTOCOL_REFUSAL = b"Invalid HTTP request received."
+"""uvicorn's answer (text/plain) to a request its HTTP parser refuses: the server's, never the app's."""
 
 CHECKS = [
     checks.not_a_server_error,
@@ -54,7 +56,10 @@ def test_no_server_errors_and_answers_match_the_schema(api_server: ApiServer) ->
             @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
             @given(case=operation.as_strategy(generation_mode=mode))
             def exercise(case: schemathesis.Case) -> None:
-                case.call_and_validate(headers=headers, checks=CHECKS)
+                response = case.call(headers=headers)
+                if response.status_code == 400 and response.content == PROTOCOL_REFUSAL:
+                    return  # generated headers no HTTP parser takes (`Content-Length: ?.H`): refused before the app
+                case.validate_response(response, checks=CHECKS)
 
             try:
                 exercise()

@@ -191,12 +191,38 @@ function renderDetail(full) {
         e.by ? h('div', { class: 'muted small' }, t('alert.by', { by: e.by })) : null,
         e.note ? h('div', { class: 'note' }, e.note) : null)))
       : h('div', { class: 'muted' }, t('common.empty'))));
+  parts.push(renderDeliveries(full.deliveries));
   parts.push(renderPictures(full.evidence));
   if (full.evidence && (Array.isArray(full.evidence) ? full.evidence.length : Object.keys(full.evidence).length)) {
     parts.push(h('details', { class: 'detail-block' }, h('summary', {}, t('alert.evidence')), h('pre', { class: 'code' }, pretty(full.evidence))));
   }
   parts.push(h('div', { class: 'muted small' }, `${t('alert.rule')}: ${full.rule || '—'} · ${t('alert.created')}: ${absTime(full.created_at)} · ${full.id}`));
   return parts;
+}
+
+// Who was told off-app (WeCom, SMS, email…) and how it went: one line per target and step, for a phone's
+// width. Targets come redacted from the API (`shown`): keys never reach the browser.
+function renderDeliveries(deliveries) {
+  const list = Array.isArray(deliveries) ? deliveries : [];
+  return h('section', { class: 'detail-block', testid: 'alert-deliveries' },
+    h('h4', {}, t('alert.deliveries')),
+    list.length
+      ? h('ul', { class: 'deliveries' }, list.map((d) => h('li', { testid: 'delivery-row', 'data-state': d.state || '' },
+        h('div', { class: 'dl-head' },
+          deliveryState(d),
+          h('strong', {}, d.recipient || '—'),
+          h('span', { class: 'muted small' }, [label('channel', d.channel), d.step && d.step !== 'notified' ? label('step', d.step) : null,
+            d.attempts > 1 ? t('dl.attempts_n', { n: d.attempts }) : null].filter(Boolean).join(' · '))),
+        h('div', { class: 'mono small muted dl-target' }, d.shown || '—'),
+        d.state !== 'delivered' && d.last_error ? h('div', { class: 'small bad-text' }, d.last_error) : null)))
+      : h('div', { class: 'muted', testid: 'no-deliveries' }, t('alert.no_deliveries')));
+}
+
+// A delivery's state as a coloured badge; when it was delivered, or when it is due.
+export function deliveryState(d) {
+  const when = d.state === 'delivered' ? d.delivered_at : (d.state === 'pending' ? d.due_at : null);
+  return [h('span', { class: `badge dl dl-${d.state}`, testid: 'delivery-state' }, label('delivery', d.state)),
+    when ? h('span', { class: 'muted small' }, ' ', relTimeEl(when)) : null];
 }
 
 // The camera pictures behind the alert (a blacklisted car, a watchlisted face), with what the gateway read

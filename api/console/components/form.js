@@ -1,6 +1,7 @@
 // Small declarative forms for the integrator and admin screens.
 // Field: {key, label (i18n key), type, required, options, suggest, placeholder, fields (rows), hint}
 // Types: text, number, select, textarea, json, list (comma separated → array),
+// lines (one per line → array, [] when empty: notification targets, whose URLs may hold commas),
 // time, datetime, days, checkbox, rows (a list of sub-forms, e.g. roster entries).
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
@@ -92,6 +93,11 @@ function buildField(field, value, readonly) {
           }
         },
       };
+    }
+    case 'lines': {
+      const ta = h('textarea', { id, testid, rows: field.rows || 2, placeholder: field.placeholder || '', readonly, class: 'mono', spellcheck: 'false', autocomplete: 'off' });
+      ta.value = Array.isArray(value) ? value.join('\n') : (value ?? '');
+      return { node: wrap(ta), get: () => ta.value.split('\n').map((line) => line.trim()).filter(Boolean) };
     }
     case 'checkbox': {
       const cb = h('input', { id, type: 'checkbox', testid, checked: !!value, disabled: readonly });

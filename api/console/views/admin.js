@@ -6,6 +6,7 @@ import { mountWatchlists } from './admin/watchlists.js';
 import { mountRules } from './admin/rules.js';
 import { mountSilences } from './admin/silences.js';
 import { mountTokens } from './admin/tokens.js';
+import { mountNotifications } from './admin/notifications.js';
 
 const TABS = [
   { id: 'sites', label: 'admin.sites', mount: mountSites },
@@ -16,6 +17,7 @@ const TABS = [
   { id: 'rules', label: 'admin.rules', mount: mountRules },
   { id: 'silences', label: 'admin.silences', mount: mountSilences },
   { id: 'tokens', label: 'admin.tokens', mount: mountTokens },
+  { id: 'notifications', label: 'admin.notifications', mount: mountNotifications },
 ];
 
 export function mount(root, ctx) {

@@ -2,9 +2,13 @@
 import { mountCrud } from '../../components/crud.js';
 import { siteOptions, teamOptions } from '../../lookups.js';
 
+// Notification targets (Apprise URLs or sms:/voice: numbers), one per line; the API checks each one.
+export const NOTIFY_FIELD = { key: 'notify', label: 'field.notify', type: 'lines', placeholder: 'wecombot://KEY\nsms:13800000000', hint: 'field.notify_hint' };
+
 export const ROSTER_FIELDS = [
   { key: 'name', label: 'field.name', required: true },
   { key: 'phone', label: 'field.phone' },
+  NOTIFY_FIELD,
   { key: 'days', label: 'field.days', type: 'days' },
   { key: 'from', label: 'field.from', type: 'time' },
   { key: 'to', label: 'field.to', type: 'time' },
@@ -55,7 +59,7 @@ export function mountTeams(root) {
       { key: 'id', label: 'field.id', required: true },
       { key: 'site', label: 'field.site', type: 'select', options: siteOptions, required: true },
       { key: 'name', label: 'field.name', required: true },
-      { key: 'members', label: 'field.members', type: 'rows', fields: [{ key: 'name', label: 'field.name', required: true }, { key: 'phone', label: 'field.phone' }] },
+      { key: 'members', label: 'field.members', type: 'rows', fields: [{ key: 'name', label: 'field.name', required: true }, { key: 'phone', label: 'field.phone' }, NOTIFY_FIELD] },
       { key: 'roster', label: 'field.roster', type: 'rows', fields: ROSTER_FIELDS },
     ],
   });
