@@ -54,15 +54,25 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     TOKENS = "tokens"
     METRICS_READ = "metrics:read"
+    COMMANDS_SEND = "commands:send"
+    """Everyday commands to devices: open or lock a gate, make an elder's button beep (SPEC §5)."""
+    COMMANDS_SECURITY = "commands:security"
+    """Commands that weaken protection: disarming a fence zone."""
+    ROUNDS_CHECK_IN = "rounds:checkin"
+    """Check in at patrol points (the patrol member's phone)."""
+    REPORTS_WRITE = "reports:write"
+    """Raise an alert from the field (what, where, a photo)."""
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PATROL: frozenset({P.ALERTS_READ, P.ALERTS_HANDLE, P.DEVICES_READ, P.CONFIG_READ, P.SNAPSHOTS_READ}),
+    Role.PATROL: frozenset({P.ALERTS_READ, P.ALERTS_HANDLE, P.DEVICES_READ, P.CONFIG_READ, P.SNAPSHOTS_READ,
+                            P.COMMANDS_SEND, P.ROUNDS_CHECK_IN, P.REPORTS_WRITE}),
     Role.MAINTENANCE: frozenset({P.ALERTS_READ, P.ALERTS_HANDLE, P.DEVICES_READ, P.READINGS_READ, P.MESSAGES_READ,
-                                 P.SILENCES_WRITE, P.CONFIG_READ, P.METRICS_READ, P.SNAPSHOTS_READ}),
+                                 P.SILENCES_WRITE, P.CONFIG_READ, P.METRICS_READ, P.SNAPSHOTS_READ,
+                                 P.COMMANDS_SEND, P.COMMANDS_SECURITY, P.REPORTS_WRITE}),
     Role.INTEGRATOR: frozenset({P.ALERTS_READ, P.DEVICES_READ, P.DEVICES_WRITE, P.READINGS_READ, P.MESSAGES_READ,
-                                P.CONFIG_READ, P.METRICS_READ}),
+                                P.CONFIG_READ, P.METRICS_READ, P.COMMANDS_SEND, P.COMMANDS_SECURITY}),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -542,3 +542,112 @@ class SecretRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class DeviceCommand(Base):
+    """A command sent to a device (SPEC §5), from the request to the device's answer or its expiry: the audit.
+
+    Written by the API (`gateway.commands`), published on the device's `cmd` topic after the commit, and
+    closed by the device's `cmd_result` (in the gateway's batch transaction) or by the watchdog at `expires_at`.
+    """
+
+    __tablename__ = "device_commands"
+    __table_args__ = (Index("ix_device_commands_open", "state", "expires_at"),
+                      Index("ix_device_commands_device", "device_id", "requested_at"))
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The `cmd_id` (32 hex characters), as published and as the device answers it."""
+    site_id: Mapped[str] = mapped_column(ID)
+    device_id: Mapped[str] = mapped_column(ID)
+    kind: Mapped[str] = mapped_column(ID)
+    command: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16))
+    """pending (stored, not yet published), sent, succeeded, failed, expired."""
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    detail: Mapped[Any | None] = mapped_column(JSON)
+    """The device's `detail` (why it failed, what it did)."""
+    alert_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("alerts.id", ondelete="SET NULL"))
+    """Sent from this alert's page (an ambulance at the gate of an elder's SOS): recorded in its history too."""
+
+
+class PatrolPoint(Base):
+    """A patrol point (巡更点) with a printed QR code and, optionally, an NFC tag."""
+
+    __tablename__ = "patrol_points"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    grid_id: Mapped[str | None] = mapped_column(ID)
+    name: Mapped[str] = mapped_column(String(200))
+    location: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    code: Mapped[str] = mapped_column(String(64))
+    """The secret part of the point's QR code: a printed code proves the scanner stood there (a guessed id does
+    not). Made once; replaced to retire printed codes."""
+    nfc_tag: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PatrolRoute(Base):
+    """A route: ordered points, each with its time window in a round, and the team's schedule."""
+
+    __tablename__ = "patrol_routes"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str | None] = mapped_column(ID)
+    name: Mapped[str] = mapped_column(String(200))
+    points: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """[{point, within}]: each point must be checked within `within` of the round's start."""
+    schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """{times: ["22:00", "02:00"], days: [mon..sun] | null}: when rounds start, in the site's time zone."""
+    duration: Mapped[str] = mapped_column(String(32), default="1h")
+    """A round not complete this long after its start is overdue."""
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PatrolRound(Base):
+    """One scheduled round of a route: made when it starts, closed when complete or overdue."""
+
+    __tablename__ = "patrol_rounds"
+    __table_args__ = (Index("ix_patrol_rounds_route_start", "route_id", "starts_at", unique=True),
+                      Index("ix_patrol_rounds_open", "state", "due_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    route_id: Mapped[str] = mapped_column(ID)
+    site_id: Mapped[str] = mapped_column(ID)
+    team_id: Mapped[str | None] = mapped_column(ID)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    """open, completed, incomplete (overdue with points missed)."""
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    missed: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """Points whose window ran out unchecked (each raised its alert once)."""
+
+
+class PatrolCheckin(Base):
+    """A patrol member at a point: scanned (QR), tapped (NFC), or typed; sent at once or when back online."""
+
+    __tablename__ = "patrol_checkins"
+    __table_args__ = (Index("ix_patrol_checkins_round", "round_id"),
+                      Index("ix_patrol_checkins_member", "member", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    """Made by the phone for each scan: a check-in sent twice (offline, then again) is stored once."""
+    round_id: Mapped[int | None] = mapped_column(BigId)
+    point_id: Mapped[str] = mapped_column(ID)
+    site_id: Mapped[str] = mapped_column(ID)
+    member: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(ID)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """When it was scanned (the phone's clock, bounded by the server's)."""
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    method: Mapped[str] = mapped_column(String(8))
+    """qr, nfc, manual."""
