@@ -11,12 +11,14 @@ from api.present import has_pictures, present_alert
 from api.runtime import Runtime
 from gateway.service import Gateway
 from kernel.config import Settings
+from patrol.rounds import RoundKeeper
 
 
 def build_runtime(settings: Settings) -> Runtime:
     gateway = Gateway(settings)
     engine = RuleEngine.from_files(settings.rules.files)
     engine.attach(gateway)
+    RoundKeeper(engine).attach(gateway)  # patrol rounds: made and closed on the gateway's clock
     engine.present = presenter(gateway)
     return Runtime(gateway, engine)
 

@@ -19,6 +19,7 @@ from api.routers import (
     alerts,
     audit,
     availability,
+    commands,
     contract,
     dead_letters,
     deviations,
@@ -29,7 +30,9 @@ from api.routers import (
     login,
     me,
     notify,
+    patrol,
     persons,
+    reports,
     rules,
     silences,
     sites,
@@ -50,7 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, 
                                   teams.router, watchlists.router, rules.router, silences.router, persons.router,
                                   dead_letters.router, deviations.router, contract.router, availability.router,
                                   vendors.router, faces.router, snapshots.router, audit.router, login.router,
-                                  notify.router)
+                                  notify.router, reports.router, commands.router, patrol.router)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -79,6 +82,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     _document_body_limits(app)
     app.include_router(health.router)  # /healthz and /metrics at the root, where probes and scrapers look
     app.include_router(notify.links_router)  # /n/{token}: one-tap links, short enough for a text message
+    app.include_router(patrol.links_router)  # /p/{point}.{code}: what a patrol point's QR code holds
     app.include_router(health.router, prefix="/api/v1", include_in_schema=False)  # and where SPEC §3 lists them
 
     @app.get("/", include_in_schema=False)

@@ -41,6 +41,7 @@ from kernel.config import BodyLimits
 
 UPLOADS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"/api/v1/persons/[^/]+/faces"), "faces"),
+    ("POST", re.compile(r"/api/v1/reports"), "reports"),
     ("POST", re.compile(r"/api/v1/vendors/[^/]+/[^/]+/[^/]+"), "vendors"),
     ("POST", re.compile(r"/api/v1/devices/import"), "devices_import"),
     ("PUT", re.compile(r"/api/v1/rules/files/[^/]+"), "rules"),

@@ -18,6 +18,8 @@ CONSOLE_CSP = ("default-src 'self'; img-src 'self' data: blob:; connect-src 'sel
 DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'")
 """Swagger UI's page starts itself with an inline script; it is served from our own files, nothing else."""
+CONSOLE_PERMISSIONS = "camera=(self), microphone=(), geolocation=()"
+"""The console itself may use the camera: the patrol scans patrol points' QR codes (docs/patrol.md)."""
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -36,6 +38,7 @@ def harden(app: FastAPI, cors_origins: list[str]) -> None:
         path = request.url.path
         if path.startswith("/console"):
             response.headers["Content-Security-Policy"] = CONSOLE_CSP
+            response.headers["Permissions-Policy"] = CONSOLE_PERMISSIONS
             response.headers.setdefault("Cache-Control", "no-cache")
         elif path.startswith("/docs"):
             response.headers["Content-Security-Policy"] = DOCS_CSP

@@ -31,7 +31,7 @@ from gateway.tolerance import (
     validate,
 )
 from kernel.timeutil import believable
-from kernel.topics import DeviceTopic, parse_device_topic
+from kernel.topics import DeviceTopic, is_valid_id, parse_device_topic
 
 
 @dataclass(slots=True)
@@ -103,7 +103,21 @@ class DeviceMessage:
         return self.payload.msg_id
 
 
-Decoded = DeviceMessage | StatusMessage | Rejection
+@dataclass(slots=True)
+class CommandResult:
+    """A device's answer to a command (`.../cmd_result`, docs/commands.md): `{"cmd_id", "ok", "detail"}`."""
+
+    topic: DeviceTopic
+    cmd_id: str
+    ok: bool
+    detail: Any = None
+    """What the device said it did, or why it could not (any JSON value, bounded like a stored event's field)."""
+
+
+Decoded = DeviceMessage | StatusMessage | CommandResult | Rejection
+
+MAX_CMD_RESULT_BYTES = MAX_FIELD_CHARS
+"""A command result is a short answer: beyond this it is refused (`too_large`) before it is parsed."""
 
 _STATUS_WORDS = {"online": True, "offline": False}
 
@@ -132,6 +146,36 @@ def decode_status(topic: DeviceTopic, payload: bytes, retained: bool) -> StatusM
                      topic)
 
 
+def decode_cmd_result(topic: DeviceTopic, payload: bytes) -> CommandResult | Rejection:
+    """`{"cmd_id": "<id>", "ok": true|false, "detail": <any JSON, optional>}`; anything else is refused with a
+    stable reason (`not_json`, `not_object`, `too_large`, `invalid_cmd_result`). Whether the command exists and
+    was sent to this device is the pipeline's question (`gateway.commands.apply_result`)."""
+    if len(payload) > MAX_CMD_RESULT_BYTES:
+        return Rejection("too_large", f"a cmd_result is {len(payload)} bytes, limit {MAX_CMD_RESULT_BYTES}",
+                         topic.device, topic)
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        return Rejection("not_json", f"payload is not UTF-8 JSON: {exc}", topic.device, topic)
+    if not isinstance(data, dict):
+        return Rejection("not_object", f"payload must be a JSON object, got {type(data).__name__}", topic.device,
+                         topic)
+    cmd_id, ok = data.get("cmd_id"), data.get("ok")
+    if not isinstance(cmd_id, str) or not is_valid_id(cmd_id):
+        return Rejection("invalid_cmd_result", "cmd_id: required, the id of the command answered "
+                         "([A-Za-z0-9_-]{1,64})", topic.device, topic)
+    if not isinstance(ok, bool):
+        return Rejection("invalid_cmd_result", f"ok: required, true or false (got {str(ok)[:32]!r})", topic.device,
+                         topic)
+    body = {"detail": data.get("detail")}
+    too_big = oversized_fields(body) if may_be_deep(payload) else {}
+    if too_big:
+        return Rejection("too_large", f"detail: {too_big['detail']}", topic.device, topic)
+    if may_hold_nul(payload):
+        replace_nul(body)
+    return CommandResult(topic, cmd_id, ok, body["detail"])
+
+
 def decode(raw: RawMessage, max_payload_bytes: int, drivers: Mapping[str, DeviceDriver] = DRIVERS,
            context: Callable[[DeviceTopic], DecodeContext] | None = None) -> Decoded:
     """Validate topic, size, JSON, kind and schema. Registry checks come later, in the pipeline.
@@ -141,7 +185,8 @@ def decode(raw: RawMessage, max_payload_bytes: int, drivers: Mapping[str, Device
     Unmistakable deviations from the contract are repaired and listed (`gateway.tolerance`)."""
     topic = parse_device_topic(raw.topic)
     if topic is None:
-        return Rejection("malformed_topic", "topic is not anju/v1/{site}/{kind}/{device}/{event|telemetry|status}")
+        return Rejection("malformed_topic",
+                         "topic is not anju/v1/{site}/{kind}/{device}/{event|telemetry|status|cmd_result}")
     if len(raw.payload) > max_payload_bytes:
         return Rejection("oversized", f"payload is {len(raw.payload)} bytes, limit {max_payload_bytes}", topic.device,
                          topic)
@@ -152,6 +197,8 @@ def decode(raw: RawMessage, max_payload_bytes: int, drivers: Mapping[str, Device
         topic = replace(topic, kind=driver.canonical)
     if topic.channel == "status":
         return decode_status(topic, raw.payload, raw.retain)
+    if topic.channel == "cmd_result":  # the contract's own answer, not a vendor's: never `normalize`d
+        return decode_cmd_result(topic, raw.payload)
     try:
         data = orjson.loads(raw.payload)
     except orjson.JSONDecodeError as exc:

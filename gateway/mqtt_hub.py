@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway.commands import PublishOutcome
 from gateway.decode import RawMessage
 from gateway.inbox import Inbox, is_urgent
 from kernel.config import MqttSettings
@@ -211,3 +212,20 @@ class MqttHub:
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def publish_live(self, topic: str, payload: bytes, qos: int = 1) -> PublishOutcome:
+        """Publish only on a live connection (a command to a device: docs/commands.md).
+
+        "sent": handed to the connected socket; "unreachable": no connection, nothing queued (a command queued
+        until the broker is back could open a gate long after anyone asked); "queued": the connection dropped
+        as it was handed over, and the client sends it after the reconnect; "refused": the client would not
+        take it. Any thread (paho's publish is thread-safe)."""
+        if not self.connected.is_set():
+            return "unreachable"
+        info = self.client.publish(topic, payload, qos=qos)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            return "sent"
+        if info.rc == mqtt.MQTT_ERR_NO_CONN:
+            return "queued" if qos > 0 else "unreachable"
+        log.warning("publish on %s refused by the MQTT client: %s", topic, mqtt.error_string(info.rc))
+        return "refused"

@@ -20,7 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from devices import get_driver
 from devices.base import Capture
 from gateway import snapshots, store
-from gateway.decode import NO_CONTEXT, DecodeContext, DeviceMessage, RawMessage, Rejection, StatusMessage, decode
+from gateway.commands import apply_result
+from gateway.decode import (
+    NO_CONTEXT,
+    CommandResult,
+    DecodeContext,
+    DeviceMessage,
+    RawMessage,
+    Rejection,
+    StatusMessage,
+    decode,
+)
 from gateway.quarantine import LogLimiter, RejectionBudget
 from gateway.registry import DeviceRegistry, SiteContext, register_device
 from gateway.timeseries import ReadingRow, ReadingStore, SqlReadingStore
@@ -60,6 +70,8 @@ class BatchResult:
     observations: list[Observation] = field(default_factory=list)
     readings: list[ReadingRow] = field(default_factory=list)
     """Readings the store takes after the commit (`ReadingStore.write`); empty for the SQL backend."""
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    """Commands a `cmd_result` of the batch closed (`gateway.commands.command_json`), for the command listeners."""
 
 
 @dataclass(slots=True)
@@ -135,6 +147,7 @@ class Pipeline:
             total.rejected += result.rejected
             total.observations.extend(result.observations)
             total.readings.extend(result.readings)
+            total.commands.extend(result.commands)
         return total
 
     def _dead_letter_alone(self, raw: RawMessage, rejection: Rejection) -> None:
@@ -170,6 +183,9 @@ class Pipeline:
                 result.observations.extend(self._refuse(session, raw, info))
                 result.rejected += 1
                 continue
+            if isinstance(decoded, CommandResult):
+                self._command_result(session, raw, decoded, info, result)
+                continue
             if isinstance(decoded, StatusMessage):
                 result.observations.extend(
                     self._status_change(session, info, decoded.online, raw.received_at, "status"))
@@ -184,6 +200,22 @@ class Pipeline:
         for hook in self.transaction_hooks:
             hook(session, result.observations)
         return result
+
+    def _command_result(self, session: Session, raw: RawMessage, answer: CommandResult, info: DeviceInfo,
+                        result: BatchResult) -> None:
+        """Close the command a device answered (`gateway.commands.apply_result`); an answer to no command of this
+        device is dead-lettered, a repeat of one already recorded counted as a duplicate."""
+        outcome = apply_result(session, info.id, answer, raw.received_at)
+        if isinstance(outcome, Rejection):
+            result.observations.extend(self._refuse(session, raw, outcome))
+            result.rejected += 1
+        elif outcome is None:
+            self.metrics.messages.labels(info.kind, "cmd_result", "duplicate").inc()
+            result.duplicates += 1
+        else:
+            self.metrics.messages.labels(info.kind, "cmd_result", "accepted").inc()
+            result.commands.append(outcome)
+            result.accepted += 1
 
     def _decode_context(self, session: Session, topic: DeviceTopic) -> DecodeContext:
         """The sending device's time zone and type names: its own aliases over its site's (over the driver's)."""
@@ -250,10 +282,10 @@ class Pipeline:
         return out
 
     def _resolve_device(self, session: Session, raw: RawMessage,
-                        msg: DeviceMessage | StatusMessage) -> DeviceInfo | Rejection:
+                        msg: DeviceMessage | StatusMessage | CommandResult) -> DeviceInfo | Rejection:
         topic = msg.topic
         info = self.registry.lookup(session, topic.device)
-        if info is None and self.settings.auto_register:
+        if info is None and self.settings.auto_register and not isinstance(msg, CommandResult):
             info = self._auto_register(session, topic.site, topic.kind, topic.device)
         if info is None:
             return Rejection("unregistered_device", f"device {topic.device!r} is not registered", topic.device)

@@ -9,6 +9,7 @@ unregistered device cannot turn into a flood of queries.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from devices import DRIVERS
 from gateway.health import OfflineTimeouts
-from kernel.db.models import Device, EscalationLevel, Grid, PatrolTeam, Person, Site
+from kernel.db.models import Device, EscalationLevel, Grid, PatrolPoint, PatrolRoute, PatrolTeam, Person, Site
 from kernel.deviceinfo import DeviceInfo, normal_aliases
 from kernel.siteconfig import CommunityConfig, DeviceConfig, EscalationLevelConfig, PersonConfig, SiteConfig
 from kernel.timeutil import utcnow
@@ -204,6 +205,7 @@ def apply_site_config(session: Session, community: CommunityConfig) -> int:
         for person in site.persons:
             _check_person_links(session, site.id, grid_ids, person)
             apply_person(session, site.id, person)
+        _apply_patrol(session, site)
     return count
 
 
@@ -313,3 +315,41 @@ def apply_person(session: Session, site: str, config: PersonConfig) -> Person:
     row.updated_at = utcnow()
     session.add(row)
     return row
+
+
+def new_point_code() -> str:
+    """The secret of a patrol point's QR code: 96 random bits, short enough for a small, easily scanned code."""
+    return secrets.token_urlsafe(12)
+
+
+def _apply_patrol(session: Session, site: SiteConfig) -> None:
+    """The site's patrol points and routes (docs/patrol.md). A point's code is made once and kept: the file never
+    holds it, and printed codes stay valid at every start."""
+    now = utcnow()
+    for point in site.patrol_points:
+        row = session.get(PatrolPoint, point.id)
+        if row is None:
+            row = PatrolPoint(id=point.id, code=new_point_code())
+        elif row.site_id != site.id:
+            raise ValueError(f"patrol point {point.id} belongs to site {row.site_id!r}")
+        changed = (row.site_id, row.grid_id, row.name, row.location, row.nfc_tag) != (
+            site.id, point.grid, point.name, point.location, point.nfc_tag)
+        if changed:
+            row.site_id, row.grid_id, row.name = site.id, point.grid, point.name
+            row.location, row.nfc_tag, row.updated_at = dict(point.location), point.nfc_tag, now
+            session.add(row)
+    session.flush()
+    for route in site.patrol_routes:
+        stored = session.get(PatrolRoute, route.id)
+        if stored is not None and stored.site_id != site.id:
+            raise ValueError(f"patrol route {route.id} belongs to site {stored.site_id!r}")
+        target = stored or PatrolRoute(id=route.id)
+        values = (site.id, route.team, route.name, [p.model_dump() for p in route.points],
+                  route.schedule.model_dump(), route.duration, route.enabled)
+        if stored is None or (target.site_id, target.team_id, target.name, target.points, target.schedule,
+                              target.duration, target.enabled) != values:
+            (target.site_id, target.team_id, target.name, target.points, target.schedule, target.duration,
+             target.enabled) = values
+            target.updated_at = now
+            session.add(target)
+    session.flush()

@@ -7,10 +7,11 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, select
 
-from gateway import snapshots, store
+from gateway import commands, snapshots, store
 from gateway.decode import RawMessage
 from gateway.health import DeadlineTracker, OfflineTimeouts
 from gateway.inbox import BatchSizer, is_urgent
@@ -22,6 +23,7 @@ from gateway.timeseries import open_reading_store
 from kernel.config import Settings
 from kernel.db import make_engine, migrate, session_factory
 from kernel.db.models import Device
+from kernel.db.writes import write_transaction
 from kernel.metrics import GatewayMetrics
 from kernel.observations import DEVICE_OFFLINE, DEVICE_ONLINE, Observation
 from kernel.ports import Service, Ticker, TransactionHook
@@ -31,6 +33,8 @@ from kernel.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 Listener = Callable[[list[Observation]], None]
+CommandListener = Callable[[list[dict[str, Any]]], None]
+"""Told of commands whose state changed (`gateway.commands.command_json`), after the change is committed."""
 PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -56,6 +60,9 @@ class Gateway:
         """Called on the processing thread after each commit (live API stream, alert publishing)."""
         self.batch_listeners: list[Callable[[list[RawMessage], BatchResult], None]] = []
         """Called after each committed batch with its raw messages (benchmarks, instrumentation)."""
+        self.command_listeners: list[CommandListener] = []
+        """Called after a command's state change is committed: published or not (the thread that sent it, an API
+        request's), answered (the processing thread), expired (the watchdog thread). Must not block."""
         self.tickers: list[Ticker] = []
         """Called on the watchdog thread every `watchdog_interval` (rule timers, escalations)."""
         self.services: list[Service] = []
@@ -129,6 +136,14 @@ class Gateway:
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1 on the gateway's connection (alert changes, after their commit)."""
         self.hub.publish(topic, payload, qos=1)
+
+    def dispatch_command(self, cmd_id: str) -> dict[str, Any] | None:
+        """Publish a committed `pending` command on its device's `cmd` topic and record the outcome
+        (`gateway.commands.publish_command`); the command as it now is, None if it was no longer pending."""
+        change = commands.publish_command(self.sessions, self.hub, cmd_id, utcnow())
+        if change is not None:
+            self._notify_commands([change])
+        return change
 
     def add_service(self, service: Service) -> None:
         """Start `service` with the gateway (after the database is ready) and stop it with it."""
@@ -204,6 +219,16 @@ class Gateway:
         for listener in self.batch_listeners:
             listener(batch, result)
         self._notify(result.observations)
+        self._notify_commands(result.commands)
+
+    def _notify_commands(self, changes: list[dict[str, Any]]) -> None:
+        if not changes:
+            return
+        for listener in self.command_listeners:
+            try:
+                listener(changes)
+            except Exception:
+                log.exception("command listener %r failed", listener)
 
     def _track_deadlines(self, observations: list[Observation]) -> None:
         for obs in observations:
@@ -237,6 +262,10 @@ class Gateway:
                     next_prune = now + PRUNE_EVERY
             except Exception:
                 log.exception("watchdog tick failed")
+            try:
+                self._expire_commands(now)
+            except Exception:
+                log.exception("expiring commands failed")
 
     def _expire(self, now: datetime) -> None:
         for device_id in self.deadlines.due(now):
@@ -252,6 +281,17 @@ class Gateway:
             if observations:
                 log.info("device %s offline: silent for %s", device_id, info.offline_timeout)
                 self._notify(observations)
+
+    def _expire_commands(self, now: datetime) -> None:
+        """Commands nobody answered by their `expires_at` become `expired` (each once, whichever gateway sees it
+        first: `gateway.commands.expire_due`). A read first: the write lock is taken only when one is due."""
+        with self.sessions() as session:
+            if not commands.any_due(session, now):
+                return
+        expired = write_transaction(self.sessions, lambda session: commands.expire_due(session, now))
+        if expired:
+            log.info("%d commands expired unanswered", len(expired))
+            self._notify_commands(expired)
 
     def _prune(self, now: datetime) -> None:
         with self.sessions.begin() as session:

@@ -46,6 +46,8 @@ class BodyLimits(_Section):
     """Every route but those below: the largest JSON body (a device with 64 KiB of attributes) is far smaller."""
     faces: int = Field(default=56 * 1024 * 1024, ge=16 * 1024)
     """`POST /persons/{id}/faces`: up to 10 photos of 4 MiB each, base64 (4 bytes per 3)."""
+    reports: int = Field(default=6 * 1024 * 1024, ge=16 * 1024)
+    """`POST /reports`: a field report with a photo of up to 4 MiB, base64 (4 bytes per 3)."""
     vendors: int = Field(default=4 * 1024 * 1024, ge=16 * 1024)
     """`POST /vendors/hikvision/...`: a camera's event with its JPEG pictures."""
     devices_import: int = Field(default=16 * 1024 * 1024, ge=16 * 1024)

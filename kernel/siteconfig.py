@@ -7,11 +7,14 @@ file, so the simulated community and the registered one can never disagree.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kernel.durations import parse_duration
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 CLOCK_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -137,6 +140,94 @@ class PersonConfig(_Strict):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
+PatrolDay = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+MAX_ROUND = 24 * 3600
+"""A round's `duration` is at most a day (seconds): rounds of one route may overlap, not run for days."""
+
+
+def _duration(value: str, what: str) -> str:
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    return value.strip()
+
+
+class PatrolPointConfig(_Strict):
+    """A patrol point (巡更点): where a printed QR code (and optionally an NFC tag) is fixed (docs/patrol.md).
+
+    Its secret code is not in the file: Anju makes it once (`gateway.registry.apply_site_config`) and keeps it,
+    so printed codes stay valid across restarts."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    grid: str | None = None
+    location: dict[str, Any] = Field(default_factory=dict)
+    nfc_tag: str | None = Field(default=None, min_length=1, max_length=128)
+    """The tag's serial number (`04:A2:…`) as the phone reads it; a tag may instead carry the QR code's URL."""
+
+
+class RoutePointConfig(_Strict):
+    """A point of a route: it must be checked within `within` of the round's start."""
+
+    point: str = Field(pattern=ID_PATTERN)
+    within: str = "20m"
+
+    @field_validator("within")
+    @classmethod
+    def _within(cls, value: str) -> str:
+        return _duration(value, "within")
+
+
+class RouteScheduleConfig(_Strict):
+    """When a route's rounds start, in the site's time zone."""
+
+    times: list[str] = Field(min_length=1, max_length=48)
+    """`HH:MM`, e.g. ["22:00", "02:00"]."""
+    days: list[PatrolDay] | None = Field(default=None, min_length=1, max_length=7)
+    """mon..sun: the days a round starts (the start's own date); every day when left out."""
+
+    @field_validator("times")
+    @classmethod
+    def _times(cls, times: list[str]) -> list[str]:
+        for time in times:
+            if not re.fullmatch(CLOCK_PATTERN, time):
+                raise ValueError(f"schedule time {time!r} is not HH:MM (00:00 to 23:59)")
+        if len(set(times)) != len(times):
+            raise ValueError("a schedule time is listed twice")
+        return times
+
+
+class PatrolRouteConfig(_Strict):
+    """A patrol route: its points in order, each with its window, the team that walks it and when."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    team: str | None = None
+    """The team that walks it (a team of the site's `teams`, or a grid's own team `<grid>-team`); its
+    missed-point and overdue alerts go to that team (docs/patrol.md)."""
+    points: list[RoutePointConfig] = Field(min_length=1, max_length=200)
+    schedule: RouteScheduleConfig
+    duration: str = "1h"
+    """A round not complete this long after its start is overdue (at most 24h)."""
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _windows(self) -> PatrolRouteConfig:
+        total = parse_duration(_duration(self.duration, f"route {self.id}: duration"))
+        if total.total_seconds() > MAX_ROUND:
+            raise ValueError(f"route {self.id}: duration {self.duration!r} is longer than 24h")
+        seen: set[str] = set()
+        for stop in self.points:
+            if stop.point in seen:
+                raise ValueError(f"route {self.id}: point {stop.point!r} is listed twice")
+            seen.add(stop.point)
+            if parse_duration(stop.within) > total:
+                raise ValueError(f"route {self.id}: point {stop.point!r} has within {stop.within!r}, longer than "
+                                 f"the round's duration {self.duration!r}")
+        return self
+
+
 class SiteConfig(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
@@ -155,6 +246,35 @@ class SiteConfig(_Strict):
     type_aliases: dict[str, dict[str, str]] = Field(default_factory=dict)
     """kind → {vendor's type name → canonical type}: how this site's firmware names things (docs/tolerance.md).
     Checked against the drivers when the file is applied (`gateway.registry.apply_site_config`)."""
+    patrol_points: list[PatrolPointConfig] = Field(default_factory=list)
+    """Patrol points with their QR codes (docs/patrol.md)."""
+    patrol_routes: list[PatrolRouteConfig] = Field(default_factory=list)
+    """Rounds: ordered points with their windows, the team and its schedule (docs/patrol.md)."""
+
+    @model_validator(mode="after")
+    def _patrol_refs(self) -> SiteConfig:
+        """Routes name this site's points and teams, points this site's grids; ids are not listed twice."""
+        grids = {grid.id for grid in self.grids}
+        teams = {team.id for team in self.teams} | {grid.team_id for grid in self.grids}
+        points: set[str] = set()
+        for point in self.patrol_points:
+            if point.id in points:
+                raise ValueError(f"site {self.id}: patrol point {point.id!r} is listed twice")
+            points.add(point.id)
+            if point.grid is not None and point.grid not in grids:
+                raise ValueError(f"patrol point {point.id}: grid {point.grid!r} is not a grid of site {self.id!r}")
+        routes: set[str] = set()
+        for route in self.patrol_routes:
+            if route.id in routes:
+                raise ValueError(f"site {self.id}: patrol route {route.id!r} is listed twice")
+            routes.add(route.id)
+            if route.team is not None and route.team not in teams:
+                raise ValueError(f"patrol route {route.id}: team {route.team!r} is not a team of site {self.id!r}")
+            for stop in route.points:
+                if stop.point not in points:
+                    raise ValueError(f"patrol route {route.id}: {stop.point!r} is not a patrol point of site "
+                                     f"{self.id!r}")
+        return self
 
 
 class CommunityConfig(_Strict):

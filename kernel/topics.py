@@ -10,13 +10,16 @@ import re
 from dataclasses import dataclass
 
 PREFIX = "anju/v1"
-CHANNELS = ("event", "telemetry", "status")
+CHANNELS = ("event", "telemetry", "status", "cmd_result")
+"""What devices publish and the gateway subscribes to; `cmd_result` is a device's answer to a command."""
+COMMAND_CHANNEL = "cmd"
+"""What the gateway publishes to a device (docs/commands.md); devices subscribe to their own."""
 _ID = r"[A-Za-z0-9_-]{1,64}"
 ID_RE = re.compile(rf"^{_ID}$")
 STATUS_ONLINE = b"online"
 STATUS_OFFLINE = b"offline"
 _DEVICE_TOPIC = re.compile(
-    rf"^anju/v1/(?P<site>{_ID})/(?P<kind>{_ID})/(?P<device>{_ID})/(?P<channel>event|telemetry|status)$"
+    rf"^anju/v1/(?P<site>{_ID})/(?P<kind>{_ID})/(?P<device>{_ID})/(?P<channel>event|telemetry|status|cmd_result)$"
 )
 
 
@@ -57,6 +60,14 @@ def device_topic(site: str, kind: str, device: str, channel: str) -> str:
     if channel not in CHANNELS:
         raise ValueError(f"bad channel {channel!r}")
     return f"{PREFIX}/{site}/{kind}/{device}/{channel}"
+
+
+def command_topic(site: str, kind: str, device: str) -> str:
+    """The topic the gateway publishes a device's commands on (QoS 1), and the device subscribes to."""
+    for what, value in (("site", site), ("kind", kind), ("device", device)):
+        if not is_valid_id(value):
+            raise ValueError(f"bad {what} id {value!r}")
+    return f"{PREFIX}/{site}/{kind}/{device}/{COMMAND_CHANNEL}"
 
 
 def alerts_topic(site: str) -> str:

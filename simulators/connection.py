@@ -46,7 +46,9 @@ class MqttConnection:
 
     `username`/`password` default to the broker URL's. `will` is `(topic, payload)`,
     published retained with QoS 1 by the broker if the connection drops.
-    `on_connected` runs (in the I/O thread) after every successful CONNACK.
+    `on_connected` runs (in the I/O thread) after every successful CONNACK (subscribe there: the session is
+    clean). `on_message(topic, payload)` runs in the I/O thread, with the connection's lock held: it may
+    `publish` on this connection, but must not wait for a lock another publishing thread holds.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class MqttConnection:
         password: str | None = None,
         will: tuple[str, bytes] | None = None,
         on_connected: Callable[[MqttConnection], None] | None = None,
+        on_message: Callable[[str, bytes], None] | None = None,
         listener: PublishListener | None = None,
         netloop: NetLoop | None = None,
         keepalive: int = 30,
@@ -71,6 +74,10 @@ class MqttConnection:
         self.auto_reconnect = auto_reconnect
         self.netloop = netloop or NetLoop.shared()
         self._on_connected = on_connected
+        self._on_message = on_message
+        self.subscribed = threading.Event()
+        """Set once the broker confirmed this connection's last `subscribe` (cleared when it drops)."""
+        self._subscribe_mid: int | None = None
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._connected = threading.Event()
@@ -100,6 +107,8 @@ class MqttConnection:
         client.on_connect = self._cb_connect
         client.on_disconnect = self._cb_disconnect
         client.on_publish = self._cb_publish
+        client.on_subscribe = self._cb_subscribe
+        client.on_message = self._cb_message
         client.on_socket_open = self._cb_socket_open
         client.on_socket_close = self._cb_socket_close
         client.on_socket_register_write = self._cb_register_write
@@ -160,6 +169,13 @@ class MqttConnection:
             elif label is not None and self.listener is not None:
                 self.listener.on_failed(label)
             return info
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        """Subscribe (call it from `on_connected`: the session is clean); `subscribed` is set on the SUBACK."""
+        with self._lock:
+            self.subscribed.clear()
+            _rc, mid = self._client.subscribe(topic, qos=qos)
+            self._subscribe_mid = mid
 
     def publish_raw(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Send bytes as they are, uncounted (fault injection)."""
@@ -254,6 +270,7 @@ class MqttConnection:
     def _cb_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         was_up = self._connected.is_set()
         self._connected.clear()
+        self.subscribed.clear()
         self._down.set()
         if was_up:
             self.drops += 1
@@ -273,6 +290,14 @@ class MqttConnection:
             self.listener.on_published(entry[0])
         if not self._inflight:
             self._idle.notify_all()
+
+    def _cb_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        if mid == self._subscribe_mid and not any(getattr(r, "is_failure", False) for r in reasons):
+            self.subscribed.set()
+
+    def _cb_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if self._on_message is not None:
+            self._on_message(msg.topic, bytes(msg.payload))
 
     def _cb_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         # Nagle would hold small publishes back ~30 ms waiting for more data.

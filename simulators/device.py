@@ -16,7 +16,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from kernel.mqtt import BrokerSettings
-from kernel.topics import STATUS_OFFLINE, STATUS_ONLINE, device_topic
+from kernel.topics import STATUS_OFFLINE, STATUS_ONLINE, command_topic, device_topic
+from simulators.commands import CommandResponder
 from simulators.connection import MqttConnection, PublishListener
 from simulators.kinds import KindModel, make_model
 from simulators.messages import Message, MsgIdFactory, encode_payload, epoch_ms
@@ -35,6 +36,8 @@ class SimulatedDevice:
 
     `model` defaults to the kind's model (`device.model.press()` etc.); pass one
     to share state with a scenario. `listener` gets publish accounting.
+    `command_mode` is how it answers the gateway's commands on its `cmd` topic: `ok`, `fail` or `silent`
+    (`simulators.commands`; changeable later through `commands.mode`).
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class SimulatedDevice:
         msg_ids: MsgIdFactory | None = None,
         telemetry_qos: int = TELEMETRY_QOS,
         keepalive: int = 30,
+        command_mode: str = "ok",
     ) -> None:
         self.site = site
         self.kind = kind
@@ -59,10 +63,14 @@ class SimulatedDevice:
         self.msg_ids = msg_ids or MsgIdFactory()
         self.telemetry_qos = telemetry_qos
         self.status_topic = device_topic(site, kind, device_id, "status")
-        self._topics = {ch: device_topic(site, kind, device_id, ch) for ch in ("event", "telemetry")}
+        self._topics = {ch: device_topic(site, kind, device_id, ch) for ch in ("event", "telemetry", "cmd_result")}
+        self.command_topic = command_topic(site, kind, device_id)
+        self.commands = CommandResponder(kind, list(getattr(self.model, "zones", None) or []), command_mode)
+        """Its answers to commands and the state they left (`simulators.commands`)."""
         self.silent = False
         self.dropped = False
         self.last_sent: tuple[str, bytes, int] | None = None  # topic, payload, qos of the last message
+        self._last_heartbeat: Message | None = None
         self._status_listener = listener
         self._lock = threading.Lock()
         self._announced = threading.Event()
@@ -74,6 +82,7 @@ class SimulatedDevice:
             username=broker.username or device_id,
             will=(self.status_topic, STATUS_OFFLINE),
             on_connected=self._announce_online,
+            on_message=self._on_command,
             listener=listener,
             netloop=netloop,
             keepalive=keepalive,
@@ -88,14 +97,26 @@ class SimulatedDevice:
         return self._topics[channel]
 
     def connect(self, wait: bool = True, timeout: float = 10.0) -> None:
-        """Connect; the broker then holds `online` (retained) on the status topic."""
+        """Connect; the broker then holds `online` (retained) on the status topic. With `wait`, also until the
+        broker confirmed the subscription to the device's `cmd` topic."""
         self.connection.connect(wait=wait, timeout=timeout)
+        if wait:
+            self.connection.subscribed.wait(timeout)
 
     def publish(self, message: Message, ts_ms: int | None = None) -> str:
         """Publish a model message with a fresh `msg_id`; `ts` is `ts_ms`, else the message's own
         `ts_ms`, else now. Returns the msg_id."""
         if not self.active:
             raise DeviceOffline(f"{self.device_id} is offline")
+        if message.channel == "telemetry" and message.type == "heartbeat":
+            self._last_heartbeat = message
+        shaped = self.commands.shape(message)
+        if shaped is None:  # e.g. an alarm of a fence zone a command disarmed: the device raises none
+            note = getattr(self._status_listener, "note", None)
+            if callable(note):
+                note("suppressed_by_command")
+            return ""
+        message = shaped
         msg_id = self.msg_ids.next()
         if ts_ms is None:
             ts_ms = message.ts_ms if message.ts_ms is not None else epoch_ms()
@@ -174,7 +195,27 @@ class SimulatedDevice:
             self.connection.publish(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
             self._count_status("offline")
 
+    def _on_command(self, topic: str, payload: bytes) -> None:
+        """A command on the device's `cmd` topic (I/O thread, connection lock held): answer it on `cmd_result`,
+        then, if it changed the device's state, report that at once with a heartbeat. Straight on the
+        connection, never through `publish` (its lock may be held by a thread waiting for this connection's)."""
+        if topic != self.command_topic or not self.active:
+            return  # a silent or dropped device hears nothing
+        result, changed = self.commands.answer(payload)
+        if result is None:
+            return
+        self.connection.publish(self._topics["cmd_result"], encode_payload({**result, "ts": epoch_ms()}), qos=1,
+                                label=(self.kind, "cmd_result"))
+        if changed:
+            # The last heartbeat again (asking the model would move its simulated clock), as the state now is.
+            shaped = self.commands.shape(self._last_heartbeat or Message.telemetry("heartbeat"))
+            if shaped is not None:
+                body = self.model.encode(shaped, self.msg_ids.next(), epoch_ms())
+                self.connection.publish(self._topics["telemetry"], encode_payload(body), qos=self.telemetry_qos,
+                                        label=(self.kind, shaped.type))
+
     def _announce_online(self, conn: MqttConnection) -> None:
+        conn.subscribe(self.command_topic, qos=1)
         self._online = conn.publish(self.status_topic, STATUS_ONLINE, qos=1, retain=True)
         self._announced.set()
         self._count_status("online")

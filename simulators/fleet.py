@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from kernel.mqtt import BrokerSettings
 from simulators import faults
+from simulators.commands import command_mode
 from simulators.connection import BrokerUnavailable, MqttConnection
 from simulators.device import DeviceOffline, SimulatedDevice
 from simulators.kinds import ElderButtonModel
@@ -86,6 +87,7 @@ class LiveFleet:
                 model=world.models[dev.id],
                 listener=counters,
                 netloop=netloop,
+                command_mode=command_mode(dev.attributes),
             )
             for dev in world.layout.devices.values()
         }

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from devices import BUILTIN_DRIVERS
 from devices.base import DeviceDriver, Interpretation
-from gateway.decode import DeviceMessage, RawMessage, Rejection, StatusMessage, decode
+from gateway.decode import CommandResult, DeviceMessage, RawMessage, Rejection, StatusMessage, decode
 
 TEST_SITE = "harness"
 TEST_DEVICE = "dev1"
@@ -76,7 +76,7 @@ def feed(driver: DeviceDriver, channel: str, payload: bytes | str | Mapping[str,
     raw = RawMessage(topic=f"anju/v1/{TEST_SITE}/{driver.kind}/{TEST_DEVICE}/{channel}", payload=_as_bytes(payload),
                      qos=1, retain=False, mid=1, received_at=received_at or datetime.now(UTC))
     decoded = decode(raw, MAX_PAYLOAD_BYTES, {driver.kind: driver})
-    assert not isinstance(decoded, StatusMessage)  # the channel is event or telemetry
+    assert not isinstance(decoded, StatusMessage | CommandResult)  # the channel is event or telemetry
     return decoded
 
 

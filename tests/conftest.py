@@ -28,6 +28,7 @@ from gateway.service import Gateway
 from kernel.config import Settings, load_settings
 from kernel.db import make_engine, migrate, session_factory
 from kernel.mqtt import forget_session
+from patrol.rounds import RoundKeeper
 from tests.helpers import ApiServer, Publisher, clear_retained, make_site
 from tools.bench.mosquitto import ManagedMosquitto, free_port
 
@@ -37,7 +38,8 @@ VM_URL = os.environ.get("ANJU_TEST_VM_URL", "http://127.0.0.1:8428")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-AREAS = ("kernel", "devices", "gateway", "rules", "alerting", "simulators", "vision", "api", "tools", "app")
+AREAS = ("kernel", "devices", "gateway", "rules", "alerting", "patrol", "simulators", "vision", "api", "tools",
+         "app")
 """The test folders, mirroring the source tree; each is a marker (`pytest -m rules` runs one room)."""
 TESTS_DIR = Path(__file__).resolve().parent
 
@@ -211,8 +213,11 @@ def build_gateway(broker: str, db: str, site_file: Path, mqtt: dict, rules: bool
     gw = Gateway(settings)
     if isinstance(rules, RuleEngine):
         rules.attach(gw)
+        RoundKeeper(rules).attach(gw)  # patrol rounds, as `anju.runtime` attaches them
     elif rules:  # True: the built-in rule pack, as `anju serve` runs it; or a list of rule files
-        RuleEngine.from_files(rules if isinstance(rules, list) else None).attach(gw)
+        engine = RuleEngine.from_files(rules if isinstance(rules, list) else None)
+        engine.attach(gw)
+        RoundKeeper(engine).attach(gw)
     return gw
 
 

@@ -16,6 +16,7 @@ from alerting.contacts import device_contacts
 from api.auth import Permission, Principal
 from api.deps import DB, Services, Svc, accept_websocket, errors, require
 from api.jsonsafe import renderable, renderable_object
+from api.liveview import live_url
 from api.present import present_alert, present_alerts
 from api.routers.notify import DeliveryOut, deliveries_of
 from api.stream import forward
@@ -64,7 +65,7 @@ class AlertOut(BaseModel):
 class HistoryStep(BaseModel):
     at: datetime
     action: str = Field(description="created, notified, skipped, repeated, escalated, reminded, acknowledged, "
-                                    "resolved, folded")
+                                    "resolved, folded; reported (a field report: `by` the reporter)")
     by: str | None
     level: int
     note: str | None
@@ -77,6 +78,8 @@ class AlertDevice(BaseModel):
     zone: str | None
     grid: str | None
     location: dict[str, Any]
+    live_url: str | None = Field(default=None, description="the camera's live view (`attributes.live_url`): an "
+                                                           "http(s) address, else null (api/liveview.py)")
 
 
 class Contacts(BaseModel):
@@ -147,13 +150,17 @@ def list_alerts(
 def get_alert(alert_id: AlertId, svc: Svc, session: DB,
               who: Annotated[Principal, Depends(require(Permission.ALERTS_READ))]) -> dict[str, Any]:
     """One alert with its history, where its device is and, for an elder's SOS, who to call."""
-    alert = _visible(session, who, alert_id)
+    return alert_detail(svc, session, _visible(session, who, alert_id))
+
+
+def alert_detail(svc: Services, session: Session, alert: Alert) -> dict[str, Any]:
+    """The alert as `GET /alerts/{id}` shows it (also the answer of `POST /reports`)."""
     body: dict[str, Any] = present_alert(session, lifecycle.alert_json(alert))
     body["history"] = renderable(lifecycle.history(session, alert.id))
     device = session.get(Device, alert.device_id) if alert.device_id else None
     body["device"] = None if device is None else {
         "id": device.id, "name": device.name, "kind": device.kind, "zone": device.zone, "grid": device.grid_id,
-        "location": renderable_object(device.location)}
+        "location": renderable_object(device.location), "live_url": live_url(device.attributes)}
     body["contacts"] = None if device is None else _contacts(svc, session, device)
     body["deliveries"] = deliveries_of(session, alert.id)
     return body

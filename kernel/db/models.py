@@ -627,6 +627,8 @@ class PatrolRound(Base):
     state: Mapped[str] = mapped_column(String(16))
     """open, completed, incomplete (overdue with points missed)."""
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    points: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """The route's [{point, within}] when the round was made: a route changed later does not rewrite history."""
     missed: Mapped[list[Any]] = mapped_column(JSON, default=list)
     """Points whose window ran out unchecked (each raised its alert once)."""
 

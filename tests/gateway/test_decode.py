@@ -48,7 +48,8 @@ def test_malformed_topics_are_rejected(topic: str) -> None:
 
 
 def test_shared_subscription_filters() -> None:
-    assert subscription_filters() == ["anju/v1/+/+/+/event", "anju/v1/+/+/+/telemetry", "anju/v1/+/+/+/status"]
+    assert subscription_filters() == ["anju/v1/+/+/+/event", "anju/v1/+/+/+/telemetry", "anju/v1/+/+/+/status",
+                                      "anju/v1/+/+/+/cmd_result"]
     assert subscription_filters("anju")[0] == "$share/anju/anju/v1/+/+/+/event"
 
 

@@ -6,6 +6,8 @@ import { api, getToken } from '../api.js';
 import { relTimeEl, absTime, formatLocation } from '../fmt.js';
 import { getDevice, putDevices } from '../store.js';
 import { zoneOf } from './critical-banner.js';
+import { alertCommands } from './commands.js';
+import { liveViewLink } from '../liveview.js';
 
 export function createAlertItem(initial, { onChange }) {
   let alert = initial;
@@ -179,6 +181,7 @@ function renderDetail(full) {
         device.zone ? kv(t('device.zone'), device.zone) : null,
         Object.entries(loc).map(([k, v]) => kv(label('loc', k), typeof v === 'object' ? JSON.stringify(v) : v)))));
   }
+  parts.push(alertCommands(full)); // open the gate nearest the elder's courtyard, lock a gate, re-arm a zone, beep
   const history = Array.isArray(full.history) ? full.history : [];
   parts.push(h('section', { class: 'detail-block' },
     h('h4', {}, t('alert.history')),
@@ -192,6 +195,7 @@ function renderDetail(full) {
         e.note ? h('div', { class: 'note' }, e.note) : null)))
       : h('div', { class: 'muted' }, t('common.empty'))));
   parts.push(renderDeliveries(full.deliveries));
+  parts.push(renderLiveView(full.device));
   parts.push(renderPictures(full.evidence));
   if (full.evidence && (Array.isArray(full.evidence) ? full.evidence.length : Object.keys(full.evidence).length)) {
     parts.push(h('details', { class: 'detail-block' }, h('summary', {}, t('alert.evidence')), h('pre', { class: 'code' }, pretty(full.evidence))));
@@ -223,6 +227,13 @@ export function deliveryState(d) {
   const when = d.state === 'delivered' ? d.delivered_at : (d.state === 'pending' ? d.due_at : null);
   return [h('span', { class: `badge dl dl-${d.state}`, testid: 'delivery-state' }, label('delivery', d.state)),
     when ? h('span', { class: 'muted small' }, ' ', relTimeEl(when)) : null];
+}
+
+// Video patrol: the live view of the camera the alert is about (`device.live_url`, checked by the API and
+// again by liveview.js), beside its pictures.
+function renderLiveView(device) {
+  const link = device ? liveViewLink(device.live_url) : null;
+  return link ? h('section', { class: 'detail-block', testid: 'alert-live-view' }, link) : null;
 }
 
 // The camera pictures behind the alert (a blacklisted car, a watchlisted face), with what the gateway read

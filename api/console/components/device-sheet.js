@@ -4,6 +4,8 @@ import { t, label } from '../i18n.js';
 import { api } from '../api.js';
 import { lineChart } from '../chart.js';
 import { relTimeEl, absTime, formatLocation, isoAgo } from '../fmt.js';
+import { deviceCommands } from './commands.js';
+import { liveViewLink } from '../liveview.js';
 
 // step keeps a chart around 300 points whatever the range.
 const RANGES = { '24h': { ms: 86400000, step: 300 }, '7d': { ms: 7 * 86400000, step: 1800 } };
@@ -33,7 +35,7 @@ export function openDeviceSheet(host, device, { onClose, extra } = {}) {
     return b;
   }));
   const charts = h('div', { class: 'charts', testid: 'device-charts' });
-  replace(body, info, extra ? extra(device) : null,
+  replace(body, info, deviceCommands(device), extra ? extra(device) : null,
     h('div', { class: 'section-head' }, h('h3', {}, t('chart.telemetry')), rangeBar), charts);
   const panel = h('div', { class: 'sheet-panel', role: 'dialog', 'aria-modal': 'true', testid: 'device-sheet' },
     h('div', { class: 'sheet-head' }, title, close), body);
@@ -70,7 +72,7 @@ export function openDeviceSheet(host, device, { onClose, extra } = {}) {
       [h('dt', {}, t('device.last_seen')), h('dd', {}, relTimeEl(d.last_seen))],
       kv(t('device.battery'), d.battery === null || d.battery === undefined ? null : `${Math.round(d.battery)}%`),
       kv(t('device.tamper'), d.tamper ? t('common.yes') : t('common.no')),
-      kv(t('device.fault'), d.fault)));
+      kv(t('device.fault'), d.fault)), liveView(d));
   }
 
   async function loadCharts() {
@@ -137,6 +139,11 @@ function toSeries(points, byZone) {
   return [...groups.entries()]
     .sort(([a], [b]) => String(a).localeCompare(String(b)))
     .map(([name, pts]) => ({ name: byZone ? t('loc.zone_fmt', { v: name }) : '', points: pts.sort((a, b) => a.t - b.t) }));
+}
+
+// Video patrol: the camera's live view, when its attributes carry one (liveview.js checks the address).
+function liveView(d) {
+  return liveViewLink(d && d.attributes ? d.attributes.live_url : null);
 }
 
 export function onlineKey(d) {

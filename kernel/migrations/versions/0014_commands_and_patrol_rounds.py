@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('state', sa.String(length=16), nullable=False),
         sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('points', sa.JSON(), nullable=False),
         sa.Column('missed', sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint('id'),
     )
