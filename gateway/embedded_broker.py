@@ -10,11 +10,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from amqtt.broker import Broker
 
 log = logging.getLogger(__name__)
+
+
+class SnapshotDict(dict[Any, Any]):
+    """A dict whose iteration walks a copy of its keys (or items).
+
+    amqtt 0.12 iterates its subscription table with `await`s inside the loop (a connecting client is sent the
+    retained messages of every filter; each broadcast walks the filters): a device subscribing meanwhile — a
+    simulated community's devices all subscribe to their `cmd` topics at start — changes the table's size, the
+    loop raises "dictionary changed size during iteration", and that client's session dies. Walking a copy
+    gives each loop the table as it was when the loop began, which is all either loop needs.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(super().keys()))
+
+    def items(self) -> Any:
+        return list(super().items())
+
+    def keys(self) -> Any:
+        return list(super().keys())
 
 
 class EmbeddedBroker:
@@ -46,6 +67,7 @@ class EmbeddedBroker:
             self._stopped = asyncio.Event()
             try:
                 self._broker = Broker(self.config())
+                self._broker._subscriptions = SnapshotDict(self._broker._subscriptions)
                 await self._broker.start()
             except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
                 errors.append(exc)

@@ -185,11 +185,31 @@ def import_devices(
     thousands of lines failed with "database is locked" as soon as a press was stored meanwhile, and held
     the gateway's batches back while it lasted. A chunk that was committed stays when a later one fails.
     """
-    reader = csv.DictReader(io.StringIO(csv_text))
-    missing = {"id", "site", "kind"} - set(reader.fieldnames or [])
-    if missing:
+    # Universal newlines: a file saved on an old Mac (bare `\r`) made the csv module raise, answered as 500.
+    reader = csv.DictReader(io.StringIO(csv_text, newline=None))
+    try:
+        missing = {"id", "site", "kind"} - set(reader.fieldnames or [])
+        if missing:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"the header row must name id, site and kind (missing: {', '.join(sorted(missing))})")
+        bodies, problems = _read_lines(reader)
+    except csv.Error as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"the header row must name id, site and kind (missing: {', '.join(sorted(missing))})")
+                            f"not a CSV file (line {reader.line_num}): {exc}") from None
+    created = updated = 0
+    for start in range(0, len(bodies), IMPORT_CHUNK):
+        chunk = bodies[start:start + IMPORT_CHUNK]
+        new, old, refused = write_transaction(svc.sessions, partial(_import_chunk, chunk=chunk))
+        created, updated = created + new, updated + old
+        problems.extend(refused)
+        for _line, body in chunk:
+            svc.gateway.registry.forget(body.id)
+    problems.sort(key=lambda problem: problem.line)
+    return ImportResult(created=created, updated=updated, errors=problems)
+
+
+def _read_lines(reader: csv.DictReader[str]) -> tuple[list[tuple[int, DeviceIn]], list[ImportError_]]:
+    """Each line as a device to register, or the reason it cannot be one."""
     bodies: list[tuple[int, DeviceIn]] = []
     problems: list[ImportError_] = []
     for line, record in enumerate(reader, start=2):
@@ -203,16 +223,7 @@ def import_devices(
         except ValidationError as exc:
             problems.append(ImportError_(line=line, reason="; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())))
-    created = updated = 0
-    for start in range(0, len(bodies), IMPORT_CHUNK):
-        chunk = bodies[start:start + IMPORT_CHUNK]
-        new, old, refused = write_transaction(svc.sessions, partial(_import_chunk, chunk=chunk))
-        created, updated = created + new, updated + old
-        problems.extend(refused)
-        for _line, body in chunk:
-            svc.gateway.registry.forget(body.id)
-    problems.sort(key=lambda problem: problem.line)
-    return ImportResult(created=created, updated=updated, errors=problems)
+    return bodies, problems
 
 
 def _import_chunk(session: Session, *, chunk: list[tuple[int, DeviceIn]]) -> tuple[int, int, list[ImportError_]]:
