@@ -79,8 +79,8 @@ def _log_driver_errors() -> None:
 @app.command()
 def simulate(
     broker: Annotated[str, typer.Option(help="mqtt://[user:pass@]host:port")] = "mqtt://127.0.0.1:1883",
-    scenario: Annotated[str, typer.Option(help="community, load, faults, sos, offline, rules, rule-<id>")]
-    = "community",
+    scenario: Annotated[str, typer.Option(help="community, load, faults, sos, offline, lift-trapped, water-outage, "
+                                                 "heating-cold, rules, rule-<id>")] = "community",
     devices: Annotated[int | None, typer.Option(help="load mode: number of simulated devices")] = None,
     rate: Annotated[float | None, typer.Option(help="load mode: total messages per second")] = None,
     duration: Annotated[float | None, typer.Option(help="seconds to run (default: until Ctrl-C)")] = None,

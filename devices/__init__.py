@@ -12,14 +12,18 @@ from __future__ import annotations
 from devices.access_gate import AccessGate
 from devices.base import DeviceDriver
 from devices.elder_button import ElderButton
+from devices.elevator import Elevator
 from devices.face_camera import FaceCamera
 from devices.fence import Fence
+from devices.heating import Heating
 from devices.hikvision import Hikvision
 from devices.plate_camera import PlateCamera
 from devices.registry import ENTRY_POINT_GROUP, DriverError, discover
+from devices.water import Water
 from kernel.config import use_kind_catalog
 
-BUILTIN_DRIVERS: tuple[type[DeviceDriver], ...] = (ElderButton, AccessGate, PlateCamera, FaceCamera, Fence)
+BUILTIN_DRIVERS: tuple[type[DeviceDriver], ...] = (ElderButton, AccessGate, PlateCamera, FaceCamera, Fence,
+                                                    Elevator, Water, Heating)
 BUILTIN_VENDORS: tuple[type[DeviceDriver], ...] = (Hikvision,)
 """Drivers that only take HTTP pushes (`parse_push`) for devices of built-in kinds: not topic kinds, so not in
 `DRIVERS`. A plugin driver in `DRIVERS` that overrides `parse_push` takes pushes the same way."""

@@ -169,7 +169,7 @@ class DeviceDriver:
     telemetry: ClassVar[dict[str, type[Payload]]] = {}
     commands: ClassVar[dict[str, type[Command]]] = {}
     safety: ClassVar[bool] = False
-    """A safety kind (elder button, fence, gate): an event of it is never refused for a secondary field's format,
+    """A safety kind (elder button, fence, gate, lift): an event of it is never refused for a secondary field's format,
     and one that cannot be understood at all raises an "unrecognised alarm" besides its dead letter (SPEC §2)."""
     alarm_types: ClassVar[frozenset[str]] = frozenset()
     """The event types that are alarms: one of these that stays invalid after the tolerated repairs raises an
@@ -184,6 +184,10 @@ class DeviceDriver:
     push_kinds: ClassVar[tuple[str, ...]] = ()
     """For a driver that takes HTTP pushes (`parse_push`): the registered kinds of the devices they may be posted
     for (a Hikvision push goes to a `plate_camera` or a `face_camera`); empty: the driver's `canonical` kind."""
+    derived_readings: ClassVar[frozenset[str]] = frozenset()
+    """Readings `interpret` makes that are not numeric telemetry fields (a lift's `in_service` as 1/0 from a
+    boolean, a heating loop's `spread_c` computed from two fields): rules may name them as a threshold's `metric`
+    (`rules.catalog.metrics_of` adds them to the numeric fields of the kind's telemetry models)."""
     personal_device: ClassVar[bool] = False
     """A device that belongs to one person (an elder's button): persons list it in their `devices` (the site file
     refuses any other kind there), and `contacts` may fall back to that person."""

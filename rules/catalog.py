@@ -50,8 +50,9 @@ def _numeric(annotation: Any) -> bool:
 
 
 def metrics_of(kind: str) -> list[str]:
-    """Readings `kind` produces: the numeric fields of its telemetry (e.g. `battery`, `voltage_kv`)."""
-    found = set()
+    """Readings `kind` produces: the numeric fields of its telemetry (e.g. `battery`, `voltage_kv`), and the
+    readings its driver derives (`derived_readings`, e.g. a heating loop's `spread_c`)."""
+    found = set(getattr(DRIVERS[kind], "derived_readings", ()))
     for model in DRIVERS[kind].telemetry.values():
         for name, info in model.model_fields.items():
             if name not in _COMMON_FIELDS and _numeric(info.annotation):

@@ -201,6 +201,9 @@ def _schedule(rule: Rule, refuse: Refuse) -> None:
         return
     if set(schedule.days) != set(DAYS):
         refuse(("schedule", "days"), "it applies every day, so `schedule.days` cannot leave days out")
+    if schedule.season is not None:
+        refuse(("schedule", "season"), f"it applies all year, so `schedule.season` cannot limit it to "
+                                       f"{schedule.season.from_} to {schedule.season.to}")
     if schedule.from_ is not None:
         refuse(("schedule", "from"), f"it applies at every hour, so `schedule` cannot limit it to "
                                      f"{schedule.from_}-{schedule.to}")

@@ -40,6 +40,9 @@ WRONG_TYPES: dict[str, dict[str, Any]] = {
     "plate_camera": {"type": "plate", "plate": 12345, "confidence": "high", "direction": "in"},
     "face_camera": {"type": "face", "person_id": ["R01001"], "similarity": "very"},
     "fence": {"type": "heartbeat", "voltage_kv": "8.5kV"},
+    "elevator": {"type": "status", "floor": "5F", "running": "yes", "in_service": "yes"},
+    "water": {"type": "reading", "pressure_mpa": "0.3MPa"},
+    "heating": {"type": "reading", "supply_c": "warm", "return_c": 45, "pressure_mpa": 0.4},
 }
 MALFORMED_TOPICS = ("short", "long", "prefix", "channel", "empty_level")
 BAD_CHARACTER_IDS = {"space": "eb 01", "chinese": "一键通01", "punctuation": "eb-01!", "too_long": "e" * 65}
@@ -80,7 +83,7 @@ def publish_wrong_types(pub: RawPublisher, site: str, kind: str, device_id: str)
     """Valid JSON whose fields have the wrong types, e.g. an elder button's `battery: "full"`."""
     fields = dict(WRONG_TYPES[kind])
     type_ = fields.pop("type")
-    channel = "telemetry" if type_ == "heartbeat" else "event"
+    channel = "telemetry" if type_ in ("heartbeat", "status", "reading") else "event"
     detail = ", ".join(f"{k}={v!r}" for k, v in fields.items())
     return _send(
         pub, "wrong_types", device_topic(site, kind, device_id, channel), _payload(type_, **fields), detail

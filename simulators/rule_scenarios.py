@@ -31,12 +31,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
+from devices.heating import in_heating_season
 from simulators.incidents import fence_alarm, fence_restore
-from simulators.kinds import AccessGateModel, ElderButtonModel, FaceCameraModel, FenceModel, PlateCameraModel
+from simulators.kinds import (
+    AccessGateModel,
+    ElderButtonModel,
+    ElevatorModel,
+    FaceCameraModel,
+    FenceModel,
+    HeatingModel,
+    KindModel,
+    PlateCameraModel,
+    WaterModel,
+)
 from simulators.messages import Message, epoch_ms
 from simulators.population import home_courtyard
 from simulators.world import MessageMaker, Planned
@@ -323,6 +334,132 @@ def _messages_rejected(ctx: SimContext) -> list[Step]:
     return [(0.5 * n, send(ctx, gate, dump)) for n in range(70)]
 
 
+# --- building equipment: lifts, water, heating ----------------------------------------------------------
+
+
+def season_ts_ms(now_ms: int, timezone: str) -> int:
+    """`now_ms` in the heating season (`devices.heating.SEASON`, by the site's date); otherwise the same time of
+    day on the last 15 January: the substation's logger uploads a reading of last winter's cold spell, so the
+    seasonal rules can be shown (and tested) in summer too, as the night rule is by day."""
+    tz = ZoneInfo(timezone)
+    local = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(tz)
+    if in_heating_season(local.date()):
+        return now_ms
+    january = datetime.combine(date(local.year, 1, 15), local.timetz())
+    return int(january.timestamp() * 1000)
+
+
+def _heating_held(ctx: SimContext, device: str, supply_c: float, return_c: float) -> list[Step]:
+    """The loop stands at (supply, return) from now on; the first reading says so at once (stamped in season)."""
+    model = model_of(ctx, device, HeatingModel)
+    timezone = ctx.world.layout.timezone
+
+    def start() -> None:
+        model.hold(supply_c, return_c)
+
+    def reading(m: KindModel) -> Message:
+        assert isinstance(m, HeatingModel)
+        return replace(m.reading(ctx.scheduler.now), ts_ms=season_ts_ms(epoch_ms(), timezone))
+
+    return [(0, start), (0, send(ctx, device, reading))]
+
+
+def _lift_trapped(ctx: SimContext) -> list[Step]:
+    lift = pick(ctx, "elevator", "lift-b20")
+    model = model_of(ctx, lift, ElevatorModel)
+    return [(0, send(ctx, lift, lambda _m: model.trapped())),  # the alarm button in the car
+            (240, send(ctx, lift, lambda _m: model.restore()))]  # the lift company freed them
+
+
+def _lift_trapped_repair(ctx: SimContext) -> list[Step]:
+    lift = pick(ctx, "elevator", "lift-b23", 4)
+    model = model_of(ctx, lift, ElevatorModel)
+    return [(0, send(ctx, lift, lambda _m: model.trapped())),
+            (300, send(ctx, lift, lambda _m: model.restore()))]
+
+
+def _lift_out_of_service(ctx: SimContext) -> list[Step]:
+    lift = pick(ctx, "elevator", "lift-b22", 3)
+    model = model_of(ctx, lift, ElevatorModel)
+    return [(0, send(ctx, lift, lambda _m: model.take_out_of_service()))]  # switched off for repair, and left so
+
+
+def _lift_door_open_while_running(ctx: SimContext) -> list[Step]:
+    lift = pick(ctx, "elevator", "lift-b21", 2)
+    return [(0, send(ctx, lift, lambda m: model_of(ctx, lift, ElevatorModel).fault("door_open_while_running")))]
+
+
+def _lift_fault(ctx: SimContext) -> list[Step]:
+    lift = pick(ctx, "elevator", "lift-b24", 5)
+    model = model_of(ctx, lift, ElevatorModel)
+    return [(0, send(ctx, lift, lambda _m: model.fault("overspeed"))),  # the governor tripped: the car stands
+            (180, send(ctx, lift, lambda _m: model.restore()))]  # reset by the lift company
+
+
+def _water_supply_interrupted(ctx: SimContext) -> list[Step]:
+    pump = pick(ctx, "water", "water-pump-s")
+    model = model_of(ctx, pump, WaterModel)
+    return [(0, send(ctx, pump, lambda _m: model.interrupt("pump_fault"))),
+            (300, send(ctx, pump, lambda _m: model.restore()))]  # the standby pump started
+
+
+def _water_pressure_low(ctx: SimContext) -> list[Step]:
+    pump = pick(ctx, "water", "water-pump-s")
+    model = model_of(ctx, pump, WaterModel)
+
+    def weak_pump() -> None:
+        model.hold_pressure(0.11)  # a worn impeller: the outlet stands at 0.11 MPa
+
+    return [(0, weak_pump), (0, send(ctx, pump, lambda _m: model.reading(ctx.scheduler.now)))]
+
+
+def _water_tank_low(ctx: SimContext) -> list[Step]:
+    pump = pick(ctx, "water", "water-pump-s")
+    model = model_of(ctx, pump, WaterModel)
+
+    def float_valve_stuck() -> None:
+        model.hold_level(17.0)
+
+    return [(0, float_valve_stuck), (0, send(ctx, pump, lambda _m: model.reading(ctx.scheduler.now)))]
+
+
+def _water_leak(ctx: SimContext) -> list[Step]:
+    pump = pick(ctx, "water", "water-pump-s")
+    return [(0, send(ctx, pump, model_of(ctx, pump, WaterModel).leak("泵房地面")))]
+
+
+def _heating_supply_cold(ctx: SimContext) -> list[Step]:
+    return _heating_held(ctx, pick(ctx, "heating", "heat-st-1"), 40.0, 32.0)  # short of heat: 40 °C out, 32 back
+
+
+def _heating_pressure_drop(ctx: SimContext) -> list[Step]:
+    station = pick(ctx, "heating", "heat-st-1")
+    model = model_of(ctx, station, HeatingModel)
+
+    def losing_water() -> None:
+        model.lose_pressure(0.12)  # a burst radiator somewhere: the loop drains to 0.12 MPa
+
+    return [(0, losing_water), (0, send(ctx, station, lambda _m: model.reading(ctx.scheduler.now)))]
+
+
+def _heating_leak(ctx: SimContext) -> list[Step]:
+    station = pick(ctx, "heating", "heat-st-1")
+    return [(0, send(ctx, station, model_of(ctx, station, HeatingModel).leak("20号楼地下室供水干管")))]
+
+
+def _heating_fault(ctx: SimContext) -> list[Step]:
+    station = pick(ctx, "heating", "heat-st-1")
+    return [(0, send(ctx, station, model_of(ctx, station, HeatingModel).fault("circulation_pump")))]
+
+
+def _heating_spread_low(ctx: SimContext) -> list[Step]:
+    return _heating_held(ctx, pick(ctx, "heating", "heat-st-1"), 52.0, 49.0)  # a bypass left open: 3 °C spread
+
+
+def _heating_spread_high(ctx: SimContext) -> list[Step]:
+    return _heating_held(ctx, pick(ctx, "heating", "heat-st-1"), 62.0, 34.0)  # a weak pump: 28 °C spread
+
+
 def _zone(ctx: SimContext, host: str, preferred: str) -> str:
     zones: Sequence[str] = model_of(ctx, host, FenceModel).zones
     return preferred if preferred in zones else zones[0]
@@ -384,6 +521,32 @@ RULE_SCRIPTS: dict[str, RuleScript] = {
         RuleScript("unrecognised-alarm",
                    "a button on new vendor firmware sends an alarm of a type nobody mapped (LONG_PRESS_ALARM)",
                    _unrecognised_alarm),
+        RuleScript("lift-trapped", "people are trapped in building 20's lift; freed 4 min later",
+                   _lift_trapped, also_fires=("lift-trapped-repair",)),
+        RuleScript("lift-trapped-repair", "people are trapped in building 23's lift; freed 5 min later",
+                   _lift_trapped_repair, also_fires=("lift-trapped",)),
+        RuleScript("lift-out-of-service", "building 22's lift is switched off for repair and left so",
+                   _lift_out_of_service),
+        RuleScript("lift-door-open-while-running", "building 21's lift moves with its door open",
+                   _lift_door_open_while_running),
+        RuleScript("lift-fault", "building 24's lift overspeeds (the governor trips); reset 3 min later",
+                   _lift_fault),
+        RuleScript("water-supply-interrupted", "the south pump room's pump fails: no water for 5 min",
+                   _water_supply_interrupted),
+        RuleScript("water-pressure-low", "a worn pump holds the south pump room's outlet at 0.11 MPa",
+                   _water_pressure_low),
+        RuleScript("water-tank-low", "the tank's float valve sticks: the level stands at 17 %", _water_tank_low),
+        RuleScript("water-leak", "the pump room floor's leak sensor is wet", _water_leak),
+        RuleScript("heating-supply-cold", "the substation's supply falls to 40 °C and stays there",
+                   _heating_supply_cold),
+        RuleScript("heating-pressure-drop", "the heating loop loses water: its pressure falls to 0.12 MPa",
+                   _heating_pressure_drop),
+        RuleScript("heating-leak", "a leak sensor under building 20's heating main is wet", _heating_leak),
+        RuleScript("heating-fault", "the substation's circulation pump reports a fault", _heating_fault),
+        RuleScript("heating-spread-low", "a bypass is left open: supply 52 °C, return 49 °C",
+                   _heating_spread_low),
+        RuleScript("heating-spread-high", "a weak circulation pump: supply 62 °C, return 34 °C",
+                   _heating_spread_high),
     )
 }
 

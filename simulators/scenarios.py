@@ -6,6 +6,9 @@
 | sos       | heartbeats and a short script of elder presses (a repeat, cancelled accidents) |
 | offline   | the daily rhythm while devices drop (will fires) or go silent, some coming back |
 | faults    | the daily rhythm interleaved with every fault class, one every 15-45 sim s |
+| lift-trapped | heartbeats; a lift stops between floors with people inside, restored 25 sim min later |
+| water-outage | heartbeats; the pump room's supply is cut (pressure ~0) for two sim hours, then restored |
+| heating-cold | heartbeats; the heating supply falls to 38 °C for a sim hour, then recovers |
 | rules     | heartbeats and one short script per built-in rule, one every 3 sim min |
 | rule-<id> | heartbeats and the script of built-in rule <id> only (see `rule_scenarios.py`) |
 | load      | N synthetic devices at R msg/s over a few shared connections (see `load.py`) |
@@ -16,6 +19,7 @@ so a scenario is the same whether played live or recorded.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -24,11 +28,14 @@ from simulators.clock import DAY, Scheduler
 from simulators.faults import MALFORMED_TOPICS
 from simulators.fleet import Fleet
 from simulators.incidents import IncidentPlanner, press_sequence
+from simulators.kinds import ElevatorModel, HeatingModel, KindModel, WaterModel
 from simulators.messages import Message
-from simulators.rand import MINUTE
+from simulators.rand import HOUR, MINUTE
 from simulators.rule_scenarios import LEAD_S, RULE_SCRIPTS, RuleScript, install_all_rule_scripts, install_rule_script
 from simulators.traffic import TrafficPlanner
 from simulators.world import CommunityWorld, Planned
+
+log = logging.getLogger(__name__)
 
 DEFAULT_START = 6.5 * 3600  # 06:30 on day 0: a demo opens on the morning rush
 MAX_DRAINED_BUTTONS = 3
@@ -199,6 +206,80 @@ def install_fault_mix(ctx: SimContext) -> None:
     ctx.scheduler.after(rng.uniform(5, 15), inject)
 
 
+def _equipment(ctx: SimContext, kind: str, preferred: str) -> tuple[str, KindModel] | None:
+    """`preferred` if the site has it, else its first device of `kind`, with its model; None without one."""
+    ids = sorted(ctx.world.layout.by_kind(kind))
+    if not ids:
+        log.warning("site %s has no %s device: nothing to script", ctx.world.layout.site, kind)
+        return None
+    device = preferred if preferred in ids else ids[0]
+    return device, ctx.world.models[device]
+
+
+def install_lift_trapped(ctx: SimContext) -> None:
+    """A lift stops between floors with people inside: the fault, their alarm, and the lift company's rescue
+    25 minutes later (TSG T5002 allows 30). The status says out of service until then."""
+    found = _equipment(ctx, "elevator", "lift-b20")
+    if found is None:
+        return
+    lift, model = found
+    assert isinstance(model, ElevatorModel)
+    t0 = ctx.scheduler.now + LEAD_S
+    ctx.schedule([Planned(t0, lift, lambda m: _lift(m).fault("stopped_between_floors")),
+                  Planned(t0 + 20, lift, lambda m: _lift(m).trapped()),
+                  Planned(t0 + 25 * MINUTE, lift, lambda m: _lift(m).restore())])
+
+
+def install_water_outage(ctx: SimContext) -> None:
+    """The pump room's supply is cut (a burst main): the pressure falls to about zero for two hours, then the
+    supply is restored."""
+    found = _equipment(ctx, "water", "water-pump-s")
+    if found is None:
+        return
+    pump, model = found
+    assert isinstance(model, WaterModel)
+    t0 = ctx.scheduler.now + LEAD_S
+    ctx.schedule([Planned(t0, pump, lambda m: _water(m).interrupt("main_burst")),
+                  Planned(t0 + 2 * HOUR, pump, lambda m: _water(m).restore())])
+
+
+def install_heating_cold(ctx: SimContext) -> None:
+    """The substation's supply falls to 38 °C (the primary network is short of heat) for an hour, then recovers.
+    In the heating season `heating-supply-cold` fires once it has stayed cold 30 minutes (gateway time)."""
+    found = _equipment(ctx, "heating", "heat-st-1")
+    if found is None:
+        return
+    station, model = found
+    assert isinstance(model, HeatingModel)
+    t0 = ctx.scheduler.now + LEAD_S
+
+    def cold() -> None:
+        model.cool_to(38.0)
+        ctx.emit(Planned(ctx.scheduler.now, station, lambda m: _heating(m).reading(ctx.scheduler.now)))
+
+    def warm() -> None:
+        model.recover()
+        ctx.emit(Planned(ctx.scheduler.now, station, lambda m: _heating(m).reading(ctx.scheduler.now)))
+
+    ctx.scheduler.at(t0, cold)
+    ctx.scheduler.at(t0 + HOUR, warm)
+
+
+def _lift(model: KindModel) -> ElevatorModel:
+    assert isinstance(model, ElevatorModel)
+    return model
+
+
+def _water(model: KindModel) -> WaterModel:
+    assert isinstance(model, WaterModel)
+    return model
+
+
+def _heating(model: KindModel) -> HeatingModel:
+    assert isinstance(model, HeatingModel)
+    return model
+
+
 # --- the named scenarios -----------------------------------------------------
 @dataclass(frozen=True)
 class Scenario:
@@ -230,6 +311,21 @@ def _faults(ctx: SimContext) -> None:
     install_fault_mix(ctx)
 
 
+def _after_heartbeats(install: Callable[[SimContext], None]) -> Callable[[SimContext], None]:
+    """An equipment incident on a quiet community: every device heartbeats (nothing goes offline by timeout),
+    and the incident's script plays."""
+    def scenario(ctx: SimContext) -> None:
+        install_heartbeats(ctx)
+        install(ctx)
+
+    return scenario
+
+
+_lift_trapped = _after_heartbeats(install_lift_trapped)
+_water_outage = _after_heartbeats(install_water_outage)
+_heating_cold = _after_heartbeats(install_heating_cold)
+
+
 def _rules(ctx: SimContext) -> None:
     """Every rule script in turn, for a demo that shows each built-in alert once."""
     install_heartbeats(ctx)
@@ -259,6 +355,11 @@ SCENARIOS: dict[str, Scenario] = {
             "offline", "daily rhythm while devices drop (will fires) or go silent; some return", _offline
         ),
         Scenario("faults", "daily rhythm interleaved with every bad-input and device fault class", _faults),
+        Scenario("lift-trapped", "heartbeats; a lift stops between floors with people inside, freed 25 min later",
+                 _lift_trapped),
+        Scenario("water-outage", "heartbeats; the pump room's supply is cut for two hours, then restored",
+                 _water_outage),
+        Scenario("heating-cold", "heartbeats; the heating supply falls to 38 °C for an hour", _heating_cold),
         Scenario("rules", "heartbeats and a short script per built-in rule, each making that rule fire", _rules),
         *(_rule_scenario(script) for script in RULE_SCRIPTS.values()),
     )

@@ -1,10 +1,12 @@
-"""Where and when a rule applies: `scope` (sites, grids, zones, kinds, devices) and `schedule` (days, hours).
+"""Where and when a rule applies: `scope` (sites, grids, zones, kinds, devices) and `schedule` (days, hours,
+and a season of the year).
 
 Pure: `Scope.matches` and `Schedule.active` are called for every evaluation, so they read no state.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -79,6 +81,49 @@ def _minutes(text: str) -> int:
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
+MONTH_DAY = re.compile(r"(0?[1-9]|1[0-2])-(0?[1-9]|[12]\d|3[01])")
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    """`"11-01"` → (11, 1); refuses a day the month never has (`"04-31"`). 29 February is allowed."""
+    match = MONTH_DAY.fullmatch(text)
+    if match is None:
+        raise ValueError(f"bad date {text!r}: write MM-DD, e.g. \"11-01\" for 1 November")
+    month, day = int(match.group(1)), int(match.group(2))
+    if day > _MONTH_DAYS[month - 1]:
+        raise ValueError(f"bad date {text!r}: month {month} has no day {day}")
+    return month, day
+
+
+class Season(StrictModel):
+    """A period of every year, `from` to `to` inclusive (`MM-DD`), which may wrap the new year: the heating season
+    `{from: "11-01", to: "03-31"}` is 1 November to 31 March."""
+
+    from_: str = Field(alias="from")
+    to: str
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"write the date as a quoted string \"MM-DD\", not {value!r}")
+        _month_day(value)
+        return value
+
+    @model_validator(mode="after")
+    def _span(self) -> Season:
+        if _month_day(self.from_) == _month_day(self.to):
+            raise LocatedValueError("`from` and `to` are the same day; a season of one day is not a season", "to")
+        return self
+
+    def contains(self, month: int, day: int) -> bool:
+        start, end = _month_day(self.from_), _month_day(self.to)
+        if start <= end:
+            return start <= (month, day) <= end
+        return (month, day) >= start or (month, day) <= end
+
+
 class Schedule(StrictModel):
     """When a rule is active: on these days, between `from` and `to` local time (may wrap past midnight).
 
@@ -91,6 +136,8 @@ class Schedule(StrictModel):
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
     timezone: str = DEFAULT_TIMEZONE
+    season: Season | None = None
+    """Only on the days of this period of the year (local dates), e.g. the heating season."""
 
     @field_validator("from_", "to", mode="before")
     @classmethod
@@ -129,6 +176,8 @@ class Schedule(StrictModel):
         """Whether the rule is active at `at` (a naive datetime is taken as UTC, as everywhere in Anju)."""
         moment = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
         local = moment.astimezone(self.tz)
+        if self.season is not None and not self.season.contains(local.month, local.day):
+            return False
         today = DAYS[local.weekday()]
         if self.from_ is None or self.to is None:
             return today in self.days

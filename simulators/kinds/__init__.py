@@ -12,10 +12,13 @@ from typing import Any
 
 from devices.access_gate import AccessGateModel
 from devices.elder_button import ElderButtonModel
+from devices.elevator import ElevatorModel
 from devices.face_camera import FaceCameraModel
 from devices.fence import FenceModel
+from devices.heating import HeatingModel
 from devices.plate_camera import PlateCameraModel
 from devices.simulation import KindModel, simulated_model
+from devices.water import WaterModel
 
 
 def make_model(
@@ -36,9 +39,12 @@ def make_model(
 __all__ = [
     "AccessGateModel",
     "ElderButtonModel",
+    "ElevatorModel",
     "FaceCameraModel",
     "FenceModel",
+    "HeatingModel",
     "KindModel",
     "PlateCameraModel",
+    "WaterModel",
     "make_model",
 ]

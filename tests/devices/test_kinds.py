@@ -54,6 +54,15 @@ def _actions(model: KindModel) -> list[Message]:
     elif kind == "fence":
         for cause in ("intrusion", "cut", "short", "tamper", "power_loss"):
             out += [model.alarm("A", cause), model.heartbeat(60.0), model.restore("A")]  # type: ignore[attr-defined]
+    elif kind == "elevator":
+        out += [model.fault("stopped_between_floors"), model.trapped(), model.heartbeat(60.0),  # type: ignore[attr-defined]
+                model.restore(), model.fault("E31"), model.take_out_of_service()]  # type: ignore[attr-defined]
+    elif kind == "water":
+        out += [model.interrupt("pump_fault"), model.heartbeat(60.0), model.restore(),  # type: ignore[attr-defined]
+                model.leak("泵房地面")]  # type: ignore[attr-defined]
+    elif kind == "heating":
+        model.cool_to(38.0)  # type: ignore[attr-defined]
+        out += [model.heartbeat(60.0), model.leak("管井"), model.fault("circulation_pump")]  # type: ignore[attr-defined]
     return out
 
 

@@ -44,13 +44,19 @@ SITE = "hexie"
 SPEED = 400.0
 """Simulated seconds per real second: the longest script (5 min) plays in 0.75 s; about 330 heartbeats/s."""
 SHORT = "1s"
-TIMER_RULES = {"elder-welfare-check": "for", "vehicle-overstay": "longer_than", "fence-power-loss": "longer_than"}
+TIMER_RULES = {"elder-welfare-check": "for", "vehicle-overstay": "longer_than", "fence-power-loss": "longer_than",
+               **{rule: "for" for rule in ("lift-out-of-service", "water-pressure-low", "water-tank-low",
+                                           "heating-supply-cold", "heating-pressure-drop", "heating-spread-low",
+                                           "heating-spread-high")}}
 WELFARE_SHORT = "3s"
 """The welfare timers are armed when the gateway starts, before the simulated community has even connected: its
 sightings must arrive inside the period also on a loaded machine (with 1 s, this test failed once in a full run)."""
 WATCHED_BUTTONS = "the button of every elder under a welfare check"
 SEEN_ELDERS = {"eb-12-3-301": ("E12-3-301", "face-main-s"), "eb-02-1-102": ("E02-1-102", "gate-y01")}
 """The welfare script's two elders who go out: their button → (person, where they were seen)."""
+
+PERIODIC = {"heartbeat", "status", "reading"}
+"""The periodic telemetry types (a lift's `status`, a pump room's or substation's `reading`): not script steps."""
 
 # rule -> (severity, devices its alerts are about), independent of the scenario code on purpose.
 EXPECTED: dict[str, tuple[str, set[str] | str]] = {
@@ -77,11 +83,27 @@ EXPECTED: dict[str, tuple[str, set[str] | str]] = {
     "fence-power-loss": ("major", {"fence-e"}),
     "fence-alarm-then-capture": ("major", {"face-main-n"}),
     "unrecognised-alarm": ("major", {"eb-07-2-502"}),
+    "lift-trapped": ("critical", {"lift-b20"}),
+    "lift-trapped-repair": ("critical", {"lift-b23"}),
+    "lift-out-of-service": ("major", {"lift-b22"}),
+    "lift-door-open-while-running": ("major", {"lift-b21"}),
+    "lift-fault": ("major", {"lift-b24"}),
+    "water-supply-interrupted": ("major", {"water-pump-s"}),
+    "water-pressure-low": ("major", {"water-pump-s"}),
+    "water-tank-low": ("minor", {"water-pump-s"}),
+    "water-leak": ("major", {"water-pump-s"}),
+    "heating-supply-cold": ("major", {"heat-st-1"}),
+    "heating-pressure-drop": ("major", {"heat-st-1"}),
+    "heating-leak": ("major", {"heat-st-1"}),
+    "heating-fault": ("minor", {"heat-st-1"}),
+    "heating-spread-low": ("minor", {"heat-st-1"}),
+    "heating-spread-high": ("minor", {"heat-st-1"}),
 }
 ALSO_FIRES = {
     "fence-alarm-then-capture": {"fence-alarm"},  # its fence intrusion is a fence alarm in itself
     "device-tamper": {"gate-tamper"}, "gate-tamper": {"device-tamper"},  # the patrol's and maintenance's
     "device-flapping": {"device-offline"},  # every drop is an offline alert too (merged)
+    "lift-trapped": {"lift-trapped-repair"}, "lift-trapped-repair": {"lift-trapped"},  # the patrol's and the repair
 }
 
 
@@ -104,7 +126,7 @@ def test_rules_scenario_plays_every_script_once() -> None:
     def steps(scenario: str) -> list[tuple[str, str, str]]:
         seconds = len(RULE_SCRIPTS) * RULES_SPACING_S + 900  # every script starts, and plays to its end
         return [(dev, channel, type_) for _, dev, channel, type_, _ in plan_scenario(scenario, seconds)
-                if type_ != "heartbeat"]
+                if type_ not in PERIODIC]
 
     combined = steps("rules")
     singles = [step for rule in RULE_SCRIPTS for step in steps(f"rule-{rule}")]
@@ -205,7 +227,7 @@ def alerts(gw: Gateway) -> list[Alert]:
 
 def script_seconds(rule: str) -> float:
     """Simulated seconds from the script's first step to its last (from a dry run of the same scenario)."""
-    times = [t for t, _dev, _ch, type_, _f in plan_scenario(f"rule-{rule}", 900) if type_ != "heartbeat"]
+    times = [t for t, _dev, _ch, type_, _f in plan_scenario(f"rule-{rule}", 900) if type_ not in PERIODIC]
     return max(times) - min(times) if times else 0.0
 
 
@@ -232,6 +254,12 @@ def check_details(rule: str, fired: list[Alert]) -> None:
         assert sorted(a.evidence[0]["data"]["zone"] for a in fired) == ["E1", "E2", "E3", "E4"]  # S2's dip: none
     elif rule == "fence-alarm-then-capture":
         assert [e["type"] for e in fired[0].evidence[0]["events"]] == ["alarm", "face"]
+    elif rule in ("lift-trapped", "lift-trapped-repair"):
+        assert fired[0].audience == ("patrol" if rule == "lift-trapped" else "maintenance") and not fired[0].silenceable
+    elif rule == "lift-fault":
+        assert fired[0].evidence[0]["data"]["code"] == "overspeed"
+    elif rule in ("water-leak", "heating-leak"):
+        assert fired[0].evidence[0]["data"]["location"] in fired[0].title
     elif rule == "elder-welfare-check":
         for alert in fired:
             seen = {(e["person_id"], (e["last_seen"] or {}).get("device_id")) for e in alert.evidence}

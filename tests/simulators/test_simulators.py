@@ -44,6 +44,7 @@ from simulators import (
     synthetic_devices,
 )
 from simulators.connection import MqttConnection
+from simulators.kinds import ElevatorModel, HeatingModel, WaterModel
 from simulators.layout import Layout
 from simulators.messages import epoch_ms
 from simulators.plates import random_plate
@@ -52,7 +53,7 @@ from tests.helpers import Subscriber, clear_retained, wait_for
 from tools.bench.mosquitto import free_port
 
 MAX_PAYLOAD = 256 * 1024
-KINDS = ("elder_button", "access_gate", "plate_camera", "face_camera", "fence")
+KINDS = ("elder_button", "access_gate", "plate_camera", "face_camera", "fence", "elevator", "water", "heating")
 PROVINCES = "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵云藏陕甘青宁新"
 PLATE = re.compile(rf"^[{PROVINCES}][A-HJ-NP-Z](?:[A-HJ-NP-Z0-9]{{5}}|[DF][A-HJ-NP-Z0-9]\d{{4}})$")
 TOPIC = re.compile(r"^anju/v1/[A-Za-z0-9_-]{1,64}/(\w+)/[A-Za-z0-9_-]{1,64}/(event|telemetry|status)$")
@@ -69,6 +70,12 @@ TYPES = {
     ("face_camera", "telemetry"): {"heartbeat"},
     ("fence", "event"): {"alarm", "restore"},
     ("fence", "telemetry"): {"heartbeat"},
+    ("elevator", "event"): {"trapped", "fault", "restore"},
+    ("elevator", "telemetry"): {"status"},
+    ("water", "event"): {"supply_interrupted", "supply_restored", "leak"},
+    ("water", "telemetry"): {"reading"},
+    ("heating", "event"): {"leak", "fault"},
+    ("heating", "telemetry"): {"reading"},
 }
 
 
@@ -112,6 +119,18 @@ def check_spec(kind: str, channel: str, data: dict[str, Any], raw: bytes | None 
         volts = data["voltage_kv"]
         assert isinstance(volts, dict) and volts
         assert all(isinstance(z, str) and is_number(v) and v >= 0 for z, v in volts.items())
+    elif kind == "elevator" and t == "status":
+        assert isinstance(data["running"], bool) and isinstance(data["in_service"], bool)
+        assert isinstance(data["floor"], int) and data["door"] in ("open", "closed")
+    elif kind == "elevator" and t == "fault":
+        assert isinstance(data["code"], str) and data["code"]
+    elif kind in ("water", "heating") and t == "leak":
+        assert isinstance(data["location"], str) and data["location"]
+    elif kind == "water" and t == "reading":
+        assert is_number(data["pressure_mpa"]) and data["pressure_mpa"] >= 0
+        assert "level_pct" not in data or 0 <= data["level_pct"] <= 100
+    elif kind == "heating" and t == "reading":
+        assert all(is_number(data[f]) for f in ("supply_c", "return_c", "pressure_mpa"))
 
 
 def gateway_decode(topic: str, payload: bytes) -> DeviceMessage | Rejection:
@@ -125,6 +144,7 @@ def every_kind_messages() -> list[tuple[str, Message]]:
     button, gate = ElderButtonModel(rng), AccessGateModel(rng)
     plates, faces, fence = PlateCameraModel(rng), FaceCameraModel(rng), FenceModel(rng, zones=["N1", "N2"])
     plate, color = random_plate(rng, new_energy=True)
+    lift, pump, station = ElevatorModel(rng, floors=6), WaterModel(rng), HeatingModel(rng, heating_on=True)
     return [
         ("elder_button", button.press()),
         ("elder_button", button.cancel()),
@@ -147,6 +167,17 @@ def every_kind_messages() -> list[tuple[str, Message]]:
         ),
         ("fence", fence.restore("N1")),
         ("fence", fence.heartbeat()),
+        ("elevator", lift.heartbeat(8 * 3600.0)),
+        ("elevator", lift.fault("stopped_between_floors")),
+        ("elevator", lift.trapped()),
+        ("elevator", lift.restore()),
+        ("water", pump.heartbeat(0.0)),
+        ("water", pump.interrupt("main_burst")),
+        ("water", pump.restore()),
+        ("water", pump.leak("泵房地面")),
+        ("heating", station.heartbeat(0.0)),
+        ("heating", station.leak("管井")),
+        ("heating", station.fault("circulation_pump")),
     ]
 
 
@@ -332,7 +363,7 @@ def test_bad_arguments_fail_before_connecting() -> None:
         run_simulation("http://127.0.0.1:1883")
     with pytest.raises(BrokerUnavailable):
         run_simulation(f"mqtt://127.0.0.1:{free_port()}", duration=1)
-    assert [d.kind for d in synthetic_devices(10)][:5] == list(KINDS)
+    assert [d.kind for d in synthetic_devices(10)][:len(KINDS)] == list(KINDS)
     assert {d.kind for d in synthetic_devices(7, "fence")} == {"fence"}
 
 
@@ -404,9 +435,9 @@ def test_community_run_sends_every_kind_on_valid_topics(
 ) -> None:
     sub = subscriber_factory("anju/v1/#")
     report = run_simulation(mosquitto_url, "community", duration=2.0, speed=900, seed=4)
-    assert report.devices == 68 and report.connections == 69 and not report.errors
+    assert report.devices == 76 and report.connections == 77 and not report.errors
     assert report.unacked == 0 and report.failed == 0
-    assert report.status == {"online": 68, "offline": 68}
+    assert report.status == {"online": 76, "offline": 76}
 
     def seen_enough() -> Counter[tuple[str, str]] | None:
         seen: Counter[tuple[str, str]] = Counter()
