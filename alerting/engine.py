@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from alerting import cancel
+from alerting.affected import AffectedDirectory
 from alerting.alerts import AlertChange, AlertSpec, FoldHook, announced, raise_alert
 from alerting.escalation import DEFAULT_REMINDER, escalate_due, notify
 from alerting.notifications.plan import Planner
@@ -75,6 +76,9 @@ class RuleEngine:
         """Persons under a welfare check that this engine has armed (None until it arms absences at all)."""
         self.persons: PersonDirectory | None = None
         """Who a sighting shows (`per: person`): read with the configuration, or on first use (a backtest)."""
+        self.affected: AffectedDirectory | None = None
+        """Buildings, what equipment serves them and their vulnerable residents (`alerting.affected`): read with
+        the configuration, so raising an equipment alert looks them up in memory."""
         self._publish: Callable[[str, bytes], None] | None = None
         self.present: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         """How an alert is shown on the alerts topic: the API's form (pictures by their public id), set by the
@@ -136,6 +140,7 @@ class RuleEngine:
         self.watchlists = load_watchlists(session)
         self.routing = Routing.from_db(session)
         self.persons = PersonDirectory.load(session)
+        self.affected = AffectedDirectory.load(session)
         files = pack.stored_files(session)
         stamp = tuple((name, at) for name, _content, at in files)
         if stamp != self._api_files:
@@ -218,12 +223,24 @@ class RuleEngine:
 
     def raise_spec(self, session: Session, spec: AlertSpec, now: datetime) -> AlertChange:
         """Raise (or merge) the alert; a new, unsilenced one goes to the first staffed level of its chain."""
+        self._add_affected(session, spec)
         parent = self.fold(session, spec) if self.fold is not None else None
         if parent is not None:  # part of a site or segment outage: recorded under it, not announced
             return raise_alert(session, spec, now, None, parent_id=parent)
         silence = matching_silence(session, spec, now)
         route = None if silence is not None else partial(self._route_new, session, now)
         return raise_alert(session, spec, now, None, silence, on_created=route)
+
+    def _add_affected(self, session: Session, spec: AlertSpec) -> None:
+        """An alert of equipment that serves buildings names their households and vulnerable residents (in its
+        evidence, `affected`), from the directory read with the configuration (docs/buildings.md)."""
+        if spec.device_id is None or "affected" in spec.evidence:
+            return
+        if self.affected is None:  # never refreshed (a backtest, the harness): read once
+            self.affected = AffectedDirectory.load(session)
+        affected = self.affected.for_device(spec.device_id)
+        if affected is not None:
+            spec.evidence = {**spec.evidence, "affected": affected}
 
     def _route_new(self, session: Session, now: datetime, alert: Alert) -> None:
         notify(session, alert, self.routing, 0, now, "notified", self.planner)

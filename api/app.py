@@ -24,6 +24,7 @@ from api.routers import (
     dead_letters,
     deviations,
     devices,
+    equipment,
     faces,
     grids,
     health,
@@ -53,7 +54,8 @@ ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, 
                                   teams.router, watchlists.router, rules.router, silences.router, persons.router,
                                   dead_letters.router, deviations.router, contract.router, availability.router,
                                   vendors.router, faces.router, snapshots.router, audit.router, login.router,
-                                  notify.router, reports.router, commands.router, patrol.router)
+                                  notify.router, reports.router, commands.router, patrol.router,
+                                  equipment.router)
 
 
 def create_app(runtime: Runtime) -> FastAPI:

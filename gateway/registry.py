@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from devices import DRIVERS
 from gateway.health import OfflineTimeouts
-from kernel.db.models import Device, EscalationLevel, Grid, PatrolPoint, PatrolRoute, PatrolTeam, Person, Site
+from kernel.db.models import Building, Device, EscalationLevel, Grid, PatrolPoint, PatrolRoute, PatrolTeam, Person, Site
 from kernel.deviceinfo import DeviceInfo, normal_aliases
 from kernel.siteconfig import CommunityConfig, DeviceConfig, EscalationLevelConfig, PersonConfig, SiteConfig
 from kernel.timeutil import utcnow
@@ -199,11 +199,15 @@ def apply_site_config(session: Session, community: CommunityConfig) -> int:
         session.flush()
         _apply_teams_and_chain(session, site)
         grid_ids = {grid.id for grid in site.grids}
+        units = _apply_buildings(session, site, grid_ids)
+        for device in site.devices:
+            check_serves(device.id, device.attributes, units, site.id)
         _apply_devices(session, site.id, grid_ids, site.devices, site_of)
         count += len(site.devices)
         session.flush()
         for person in site.persons:
             _check_person_links(session, site.id, grid_ids, person)
+            _check_home(person, units, site.id)
             apply_person(session, site.id, person)
         _apply_patrol(session, site)
     return count
@@ -250,6 +254,61 @@ def _apply_devices(session: Session, site: str, grid_ids: set[str], devices: lis
 def _changed(row: Row[Any], config: DeviceConfig) -> bool:
     return (row.kind != config.kind or row.grid_id != config.grid or row.zone != config.zone
             or row.name != config.name or row.location != config.location or row.attributes != config.attributes)
+
+
+def _apply_buildings(session: Session, site: SiteConfig, grid_ids: set[str]) -> dict[str, set[str]]:
+    """The site's buildings as the file lists them (the file is their only source: a building left out of it is
+    removed); returns each building's unit names, for the checks of devices and persons (docs/buildings.md)."""
+    units: dict[str, set[str]] = {}
+    for building in site.buildings:
+        if building.id in units:
+            raise ValueError(f"site {site.id}: building {building.id!r} is listed twice")
+        if building.grid is not None and building.grid not in grid_ids:
+            raise ValueError(f"building {building.id}: grid {building.grid!r} is not a grid of site {site.id!r}")
+        units[building.id] = {unit.name for unit in building.units}
+    stored = {row.id: row for row in session.scalars(select(Building).where(Building.id.in_(list(units))))} \
+        if units else {}
+    for building in site.buildings:
+        row = stored.get(building.id)
+        if row is not None and row.site_id != site.id:
+            raise ValueError(f"building {building.id} belongs to site {row.site_id!r}")
+        row = row or Building(id=building.id)
+        values = (site.id, building.name, building.courtyard, building.grid,
+                  [u.model_dump() for u in building.units], building.households)
+        if (row.site_id, row.name, row.courtyard, row.grid_id, row.units, row.households) != values:
+            row.site_id, row.name, row.courtyard, row.grid_id, row.units, row.households = values
+            session.add(row)
+    for stale in session.scalars(select(Building).where(Building.site_id == site.id)):
+        if stale.id not in units:
+            session.delete(stale)
+    session.flush()
+    return units
+
+
+def check_serves(device_id: str, attributes: dict[str, Any], units: dict[str, set[str]], site: str) -> None:
+    """An equipment device's `attributes.serves` names buildings of its site: a mistyped one would silently leave
+    its households out of every outage alert."""
+    serves = attributes.get("serves")
+    if serves is None:
+        return
+    if not isinstance(serves, list) or not all(isinstance(b, str) for b in serves):
+        raise ValueError(f"device {device_id}: attributes.serves must be a list of building ids")
+    for building in serves:
+        if building not in units:
+            raise ValueError(f"device {device_id}: attributes.serves names {building!r}, not a building of site "
+                             f"{site!r}")
+
+
+def _check_home(person: PersonConfig, units: dict[str, set[str]], site: str) -> None:
+    """A person's building is one of the site's, and their unit one of its units."""
+    if person.building is None:
+        if person.unit is not None:
+            raise ValueError(f"person {person.id}: unit {person.unit!r} without a building")
+        return
+    if person.building not in units:
+        raise ValueError(f"person {person.id}: building {person.building!r} is not a building of site {site!r}")
+    if person.unit is not None and units[person.building] and person.unit not in units[person.building]:
+        raise ValueError(f"person {person.id}: unit {person.unit!r} is not a unit of building {person.building!r}")
 
 
 def _check_person_links(session: Session, site: str, grid_ids: set[str], person: PersonConfig) -> None:
@@ -312,6 +371,7 @@ def apply_person(session: Session, site: str, config: PersonConfig) -> Person:
     row.welfare_check = config.welfare_check
     row.devices, row.credentials, row.plates = list(config.devices), list(config.credentials), list(config.plates)
     row.attributes = dict(config.attributes)
+    row.building_id, row.unit = config.building, config.unit
     row.updated_at = utcnow()
     session.add(row)
     return row

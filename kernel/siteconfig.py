@@ -124,6 +124,36 @@ class GridConfig(_Strict):
         return self.team or f"{self.id}-team"
 
 
+class UnitConfig(_Strict):
+    """A unit (单元) of a building: a household count is enough."""
+
+    name: str = Field(min_length=1, max_length=64)
+    households: int = Field(default=0, ge=0, le=100000)
+
+
+class BuildingConfig(_Strict):
+    """A building (楼) of the site: its units and households, so an equipment alert says whom an outage hurts
+    (docs/buildings.md). Equipment devices name the buildings they serve (`attributes.serves: [b20]`), persons the
+    building and unit they live in."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    courtyard: str | None = Field(default=None, max_length=200)
+    grid: str | None = None
+    units: list[UnitConfig] = Field(default_factory=list, max_length=1000)
+
+    @property
+    def households(self) -> int:
+        return sum(unit.households for unit in self.units)
+
+    @model_validator(mode="after")
+    def _units_once(self) -> BuildingConfig:
+        names = [unit.name for unit in self.units]
+        if len(set(names)) != len(names):
+            raise ValueError(f"building {self.id}: a unit is listed twice")
+        return self
+
+
 class PersonConfig(_Strict):
     """A person the rules know (`id` is what face cameras report as `person_id`)."""
 
@@ -132,6 +162,10 @@ class PersonConfig(_Strict):
     grid: str | None = None
     role: str = "resident"
     welfare_check: bool = False
+    building: str | None = None
+    """The id of a building of the site's `buildings:` the person lives in (docs/buildings.md)."""
+    unit: str | None = Field(default=None, max_length=64)
+    """A unit of that building, by name (`2单元`)."""
     devices: list[str] = Field(default_factory=list)
     """Elder buttons this person uses."""
     credentials: list[str] = Field(default_factory=list)
@@ -235,6 +269,8 @@ class SiteConfig(_Strict):
     address: str | None = None
     teams: list[TeamConfig] = Field(default_factory=list)
     grids: list[GridConfig] = Field(default_factory=list)
+    buildings: list[BuildingConfig] = Field(default_factory=list)
+    """Buildings, their units and households: who an equipment outage affects (docs/buildings.md)."""
     devices: list[DeviceConfig] = Field(default_factory=list)
     persons: list[PersonConfig] = Field(default_factory=list)
     escalation: list[EscalationLevelConfig] = Field(default_factory=list)

@@ -45,6 +45,38 @@ class AlertView:
     zone: str | None
     location: Mapping[str, Any]
     contacts: Mapping[str, Any] | None
+    affected: Mapping[str, Any] | None = None
+    """The households and vulnerable residents an equipment alert affects (`alerting.affected`), or None."""
+
+
+WHY_LABEL = {"lives alone": "独居", "welfare check": "关怀"}
+MAX_NAMED_BUILDINGS = 6
+MAX_NAMED_PERSONS = 10
+
+
+def affected_line(affected: Mapping[str, Any], role: str) -> str | None:
+    """`影响 Affected: 20号楼 36户; 独居老人/关怀对象 杨长海 (1单元 独居), …`; the family's message leaves the
+    residents' names out (they are not theirs to know)."""
+    buildings = [b for b in affected.get("buildings") or [] if isinstance(b, Mapping)]
+    if not buildings:
+        return None
+    names = [str(b.get("name") or b.get("id")) for b in buildings]
+    shown = "、".join(names[:MAX_NAMED_BUILDINGS])
+    if len(names) > MAX_NAMED_BUILDINGS:
+        shown += f" 等{len(names)}栋"
+    line = f"影响 Affected: {shown} {int(affected.get('households') or 0)}户"
+    people = [p for p in affected.get("vulnerable") or [] if isinstance(p, Mapping)]
+    if role == "family" or not people:
+        return line
+    by_id = {str(b.get("id")): str(b.get("name") or b.get("id")) for b in buildings}
+    named = []
+    for p in people[:MAX_NAMED_PERSONS]:
+        where = " ".join(x for x in (by_id.get(str(p.get("building"))) if len(buildings) > 1 else None,
+                                     p.get("unit")) if x)
+        why = WHY_LABEL.get(str(p.get("why")), str(p.get("why") or ""))
+        named.append(f"{p.get('name') or p.get('person')} ({' '.join(x for x in (where, why) if x)})")
+    more = len(people) - len(named) + int(affected.get("vulnerable_more") or 0)
+    return f"{line}; 独居老人/关怀对象 Vulnerable: " + ", ".join(named) + (f" 等{more}人" if more > 0 else "")
 
 
 def where(view: AlertView) -> str:
@@ -86,6 +118,9 @@ def compose(view: AlertView, step: str, role: str, link: str | None, now: dateti
     family = [c for c in contacts.get("family") or [] if isinstance(c, Mapping)]
     if family and role != "family":
         lines.append("家属 Family: " + "; ".join(_person(c) for c in family))
+    affected = affected_line(view.affected, role) if view.affected else None
+    if affected:
+        lines.append(affected)
     ago = f"{minutes} 分钟前 / {minutes} min ago" if minutes else "刚刚 / just now"
     lines.append(f"时间 Since: {since:%Y-%m-%d %H:%M:%S} ({ago})")
     if view.count > 1:

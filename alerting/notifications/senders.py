@@ -19,6 +19,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from alerting.affected import affected_of
 from alerting.contacts import device_contacts
 from alerting.notifications import links
 from alerting.notifications.channels import Channels, Message, Outcome, Target, parse_target
@@ -166,7 +167,8 @@ class Notifier:
             grid_name=grid.name if grid else None, device_name=device.name if device else None,
             zone=device.zone if device else None,
             location=device.location if device is not None and isinstance(device.location, dict) else {},
-            contacts=device_contacts(session, device, self.persons()) if device is not None else None)
+            contacts=device_contacts(session, device, self.persons()) if device is not None else None,
+            affected=affected_of(alert.evidence))
 
     # -- the API's test send ------------------------------------------------------------------------------
 

@@ -923,3 +923,79 @@ Object.assign(en, {
 });
 Object.assign(labels.zh.action, { command_sent: '发送指令', command_succeeded: '指令已执行', command_failed: '指令失败', command_expired: '指令超时', command_answered_late: '指令超时后回应' });
 Object.assign(labels.en.action, { command_sent: 'Command sent', command_succeeded: 'Command done', command_failed: 'Command failed', command_expired: 'Command expired', command_answered_late: 'Command answered late' });
+
+// Buildings and equipment (docs/buildings.md): who an outage affects, and the maintenance view's equipment.
+Object.assign(zh, {
+  'affected.title': '影响范围',
+  'affected.summary': '{buildings}，共 {n} 户',
+  'affected.households_n': '{n}户',
+  'affected.lives_alone': '独居老人',
+  'affected.welfare_check': '关怀对象',
+  'affected.more': '另有 {n} 人',
+  'equip.title': '设备设施（按楼栋）',
+  'equip.outages': '停运记录（30天）',
+  'equip.none': '没有登记到楼栋的电梯、供水或供暖设备',
+  'equip.chart': '曲线',
+  'equip.lift_in_service': '运行正常',
+  'equip.lift_stopped': '停用',
+  'equip.lift_unknown': '未知',
+  'equip.floor': '楼层',
+  'equip.running': '运行中',
+  'equip.pressure': '压力',
+  'equip.level': '水位',
+  'equip.supply': '供水',
+  'equip.return': '回水',
+  'equip.spread': '温差',
+  'equip.start': '开始',
+  'equip.what': '告警',
+  'equip.duration': '时长',
+  'equip.ongoing': '进行中',
+  'equip.affected': '影响',
+  'equip.vulnerable_n': '{n} 位独居/关怀',
+  'metric.in_service': '在用 (1/0)',
+  'metric.floor': '楼层',
+  'metric.pressure_mpa': '压力 (MPa)',
+  'metric.level_pct': '水箱水位 (%)',
+  'metric.supply_c': '供水温度 (°C)',
+  'metric.return_c': '回水温度 (°C)',
+});
+Object.assign(en, {
+  'affected.title': 'Affected',
+  'affected.summary': '{buildings}; {n} households in all',
+  'affected.households_n': '{n} households',
+  'affected.lives_alone': 'Lives alone',
+  'affected.welfare_check': 'Welfare check',
+  'affected.more': '{n} more',
+  'equip.title': 'Equipment by building',
+  'equip.outages': 'Outages (30 days)',
+  'equip.none': 'No lift, water or heating equipment linked to a building',
+  'equip.chart': 'Chart',
+  'equip.lift_in_service': 'In service',
+  'equip.lift_stopped': 'Stopped',
+  'equip.lift_unknown': 'Unknown',
+  'equip.floor': 'floor',
+  'equip.running': 'running',
+  'equip.pressure': 'Pressure',
+  'equip.level': 'tank',
+  'equip.supply': 'Supply',
+  'equip.return': 'return',
+  'equip.spread': 'spread',
+  'equip.start': 'Start',
+  'equip.what': 'Alert',
+  'equip.duration': 'Duration',
+  'equip.ongoing': 'ongoing',
+  'equip.affected': 'Affected',
+  'equip.vulnerable_n': '{n} living alone / welfare',
+  'metric.in_service': 'In service (1/0)',
+  'metric.floor': 'Floor',
+  'metric.pressure_mpa': 'Pressure (MPa)',
+  'metric.level_pct': 'Tank level (%)',
+  'metric.supply_c': 'Supply (°C)',
+  'metric.return_c': 'Return (°C)',
+});
+labels.zh.kind.elevator ??= '电梯';
+labels.zh.kind.water ??= '供水';
+labels.zh.kind.heating ??= '供暖';
+labels.en.kind.elevator ??= 'Lift';
+labels.en.kind.water ??= 'Water';
+labels.en.kind.heating ??= 'Heating';

@@ -32,7 +32,7 @@ from api.routers._common import (
     unprocessable,
 )
 from gateway.registry import apply_person
-from kernel.db.models import Device, Grid, Person
+from kernel.db.models import Building, Device, Grid, Person
 from kernel.siteconfig import PersonConfig
 from vision.enrolment import audit
 
@@ -54,6 +54,9 @@ class PersonIn(BaseModel):
     plates: list[Text] = Field(default_factory=list, max_length=50)
     attributes: BoundedObject = Field(default_factory=dict, description="family contacts, age, health notes (at "
                                       "most 8 levels and 64 KiB as JSON)")
+    building: BodyId | None = Field(default=None, description="the building of the site they live in "
+                                                               "(docs/buildings.md)")
+    unit: Annotated[str, Field(min_length=1, max_length=64, pattern=LINE)] | None = None
 
 
 class PersonOut(BaseModel):
@@ -68,12 +71,15 @@ class PersonOut(BaseModel):
     plates: list[str]
     attributes: dict[str, Any]
     updated_at: datetime
+    building: str | None = None
+    unit: str | None = None
 
 
 def _out(row: Person) -> PersonOut:
     return PersonOut(id=row.id, site=row.site_id, name=row.name, grid=row.grid_id, role=row.role,
                      welfare_check=row.welfare_check, devices=row.devices or [], credentials=row.credentials or [],
-                     plates=row.plates or [], attributes=renderable_object(row.attributes), updated_at=row.updated_at)
+                     plates=row.plates or [], attributes=renderable_object(row.attributes), updated_at=row.updated_at,
+                     building=row.building_id, unit=row.unit)
 
 
 @router.get("", response_model=list[PersonOut], responses=errors(422))
@@ -115,6 +121,15 @@ def put_person(person_id: PathId, body: PersonIn, response: Response, svc: Svc, 
         device = session.get(Device, device_id)
         if device is None or device.site_id != body.site or device.kind != "elder_button":
             raise unprocessable(f"{device_id!r} is not an elder button of site {body.site!r}")
+    if body.building is not None:
+        building = session.get(Building, body.building)
+        if building is None or building.site_id != body.site:
+            raise unprocessable(f"building {body.building!r} is not a building of site {body.site!r}")
+        units = {str(u.get("name")) for u in building.units or [] if isinstance(u, dict)}
+        if body.unit is not None and units and body.unit not in units:
+            raise unprocessable(f"unit {body.unit!r} is not a unit of building {body.building!r}")
+    elif body.unit is not None:
+        raise unprocessable("a unit needs its building")
     try:
         config = PersonConfig(id=person_id, **body.model_dump(exclude={"site"}))
     except ValidationError as exc:

@@ -362,6 +362,25 @@ class Person(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """Family contacts, age, health notes: shown to the patrol that answers the person's SOS."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    building_id: Mapped[str | None] = mapped_column(ID)
+    """The building the person lives in (`buildings.id`): an equipment outage there names them if vulnerable."""
+    unit: Mapped[str | None] = mapped_column(String(64))
+
+
+class Building(Base):
+    """A building (楼) with its units and households: who an equipment outage affects (docs/buildings.md)."""
+
+    __tablename__ = "buildings"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    courtyard: Mapped[str | None] = mapped_column(String(200))
+    grid_id: Mapped[str | None] = mapped_column(ID)
+    units: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """[{name, households}]."""
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    """The units' households, summed."""
 
 
 class ApiToken(Base):

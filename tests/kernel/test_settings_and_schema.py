@@ -47,7 +47,8 @@ def test_broker_urls() -> None:
 def test_sample_community_is_valid() -> None:
     community = load_site_config(sample_community_path())
     kinds = {d.kind for site in community.sites for d in site.devices}
-    assert kinds == {"elder_button", "access_gate", "plate_camera", "face_camera", "fence"}
+    assert kinds == {"elder_button", "access_gate", "plate_camera", "face_camera", "fence", "elevator", "water",
+                     "heating"}
 
 
 def test_deadline_tracker_extends_without_growing() -> None:

@@ -168,6 +168,7 @@ function renderDetail(full) {
   if (contacts && (contacts.elder || (contacts.family && contacts.family.length))) {
     parts.push(renderContacts(contacts));
   }
+  parts.push(renderAffected(full.evidence));
   const device = full.device;
   if (device) {
     const loc = device.location && typeof device.location === 'object' ? device.location : {};
@@ -289,6 +290,33 @@ function renderContacts(contacts) {
       h('h4', {}, t('alert.family')),
       family.map((p) => h('a', { class: 'btn tel', href: `tel:${String(p.phone || '').replace(/[^\d+]/g, '')}`, testid: 'tel-link' },
         `${t('alert.call')} ${p.name || ''}${p.relation ? ` (${p.relation})` : ''} ${p.phone || ''}`))) : null);
+}
+
+// An equipment alert (a lift, the water, the heating): the buildings and households it affects, and the
+// elders living alone and persons under a welfare check there, whom the patrol visits first (docs/buildings.md).
+export function affectedOf(evidence) {
+  const items = Array.isArray(evidence) ? evidence : [evidence];
+  for (let i = items.length - 1; i >= 0; i -= 1) {
+    const a = items[i] && items[i].affected;
+    if (a && typeof a === 'object') return a;
+  }
+  return null;
+}
+
+function renderAffected(evidence) {
+  const a = affectedOf(evidence);
+  const buildings = a && Array.isArray(a.buildings) ? a.buildings : [];
+  if (!buildings.length) return null;
+  const names = Object.fromEntries(buildings.map((b) => [b.id, b.name || b.id]));
+  const people = Array.isArray(a.vulnerable) ? a.vulnerable : [];
+  return h('section', { class: 'detail-block affected', testid: 'alert-affected', 'data-households': String(a.households || 0) },
+    h('h4', {}, t('affected.title')),
+    h('div', { class: 'affected-summary' }, t('affected.summary', { buildings: buildings.map((b) => `${b.name || b.id} ${t('affected.households_n', { n: b.households || 0 })}`).join('、'), n: a.households || 0 })),
+    people.length ? h('ul', { class: 'affected-people', testid: 'affected-vulnerable' }, people.map((p) => h('li', { 'data-person': p.person },
+      h('span', { class: ['badge', p.why === 'lives alone' ? 'warn' : 'info'] }, t(p.why === 'lives alone' ? 'affected.lives_alone' : 'affected.welfare_check')),
+      ` ${p.name || p.person}`,
+      h('span', { class: 'muted' }, ` ${[names[p.building] || p.building, p.unit].filter(Boolean).join(' ')}`)))) : null,
+    a.vulnerable_more ? h('div', { class: 'muted small' }, t('affected.more', { n: a.vulnerable_more })) : null);
 }
 
 // Titles often start with the device name already; don't say it twice.

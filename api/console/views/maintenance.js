@@ -7,6 +7,7 @@ import { putDevices } from '../store.js';
 import { relTimeEl, absTime, isoAgo } from '../fmt.js';
 import { mountAlertList } from '../components/alert-list.js';
 import { openDeviceSheet, onlineKey } from '../components/device-sheet.js';
+import { lineChart } from '../chart.js';
 
 const REFRESH_MS = 10000;
 const LOW_KV = 5; // a pulse fence well under its 8-10 kV is cut, shorted or unpowered
@@ -22,7 +23,8 @@ function duration(seconds) {
   const s = Math.round(seconds);
   if (s < 90) return `${s}s`;
   if (s < 5400) return `${Math.round(s / 60)}m`;
-  return `${(s / 3600).toFixed(1)}h`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)}h`;
+  return `${(s / 86400).toFixed(1)}d`; // a water cut of 7 days
 }
 
 // One device's availability, for its sheet: uptime and the latest outages.
@@ -50,6 +52,118 @@ const FLAGS = {
   fault: (d) => !!d.fault,
 };
 
+// Equipment per building (issue 19): lifts, water and heating from their latest readings, a 24 h chart of a
+// device's main metrics on demand (the same line charts as the device sheet), and the outages with the
+// households they affected. GET /equipment and /equipment/outages.
+const EQUIP_REFRESH_MS = 15000;
+const OUTAGE_MS = 30 * 86400000;
+const CHART_METRICS = { elevator: ['in_service', 'floor'], water: ['pressure_mpa', 'level_pct'], heating: ['supply_c', 'return_c'] };
+const num = (v, digits = 1, unit = '') => (typeof v === 'number' ? `${v.toFixed(digits)}${unit}` : '—');
+
+function equipmentCharts(kind, deviceId) {
+  const box = h('div', { class: 'charts equipment-charts', testid: 'equipment-charts' }, h('div', { class: 'muted' }, t('common.loading')));
+  const since = isoAgo(86400000);
+  const until = new Date().toISOString();
+  Promise.all((CHART_METRICS[kind] || []).map(async (metric) => {
+    try {
+      const data = await api(`/devices/${encodeURIComponent(deviceId)}/readings`, { query: { metric, since, until, step: 300 }, quiet: true });
+      const points = (Array.isArray(data && data.points) ? data.points : [])
+        .map((p) => ({ t: Date.parse(p.ts), v: Number(p.value) })).filter((p) => !Number.isNaN(p.t) && Number.isFinite(p.v));
+      return h('div', { class: 'chart-block', 'data-metric': metric }, h('h4', {}, t(`metric.${metric}`)),
+        lineChart({ series: [{ name: '', points }], from: Date.parse(since), to: Date.parse(until), width: box.clientWidth || 560, height: 180, testid: `chart-${metric}` }));
+    } catch (err) {
+      return h('div', { class: 'error-box' }, `${t(`metric.${metric}`)}: ${err.message}`);
+    }
+  })).then((blocks) => replace(box, blocks));
+  return box;
+}
+
+function equipmentLine(kind, d, body) {
+  let charts = null;
+  const toggle = h('button', { type: 'button', class: 'btn small ghost', testid: 'equipment-chart-toggle' }, t('equip.chart'));
+  const li = h('li', { class: ['equipment-device', `is-${onlineKey(d)}`], testid: 'equipment-device', 'data-device-id': d.device_id, 'data-kind': kind },
+    h('span', { class: `dot ${onlineKey(d)}`, title: label('online', onlineKey(d)) }),
+    h('span', { class: 'equipment-name' }, d.name || d.device_id), ' ', body, ' ', toggle);
+  toggle.addEventListener('click', () => {
+    if (charts) { charts.remove(); charts = null; return; }
+    charts = equipmentCharts(kind, d.device_id);
+    li.append(charts);
+  });
+  return li;
+}
+
+function liftBody(d) {
+  const state = d.in_service === null ? 'unknown' : d.in_service ? 'in_service' : 'stopped';
+  return h('span', { class: 'equipment-values' },
+    h('span', { class: ['badge', state === 'stopped' ? 'bad' : state === 'in_service' ? 'ok' : ''], testid: 'lift-state', 'data-state': state }, t(`equip.lift_${state}`)),
+    ` ${t('equip.floor')} ${d.floor === null ? '—' : Math.round(d.floor)}`,
+    d.running ? ` · ${t('equip.running')}` : '');
+}
+
+function waterBody(d) {
+  return h('span', { class: 'equipment-values', testid: 'water-values' },
+    `${t('equip.pressure')} ${num(d.pressure_mpa, 2, ' MPa')}`, d.level_pct === null ? '' : ` · ${t('equip.level')} ${num(d.level_pct, 0, '%')}`);
+}
+
+function heatingBody(d) {
+  return h('span', { class: 'equipment-values', testid: 'heating-values' },
+    `${t('equip.supply')} ${num(d.supply_c, 1, '°C')} · ${t('equip.return')} ${num(d.return_c, 1, '°C')} · ${t('equip.spread')} ${num(d.spread_c, 1, '°C')}`);
+}
+
+function buildingCard(b) {
+  const groups = [['elevator', b.lifts, liftBody], ['water', b.water, waterBody], ['heating', b.heating, heatingBody]];
+  const alerts = Array.isArray(b.alerts) ? b.alerts : [];
+  return h('article', { class: ['equipment-card', alerts.length ? 'has-alerts' : ''], testid: 'equipment-building', 'data-building': b.id },
+    h('div', { class: 'equipment-head' }, h('strong', {}, b.name),
+      h('span', { class: 'muted small' }, ` ${[b.courtyard, t('affected.households_n', { n: b.households })].filter(Boolean).join(' · ')}`)),
+    alerts.length ? h('div', { class: 'equipment-alerts' }, alerts.map((a) => h('span', { class: `badge sev-${a.severity}`, testid: 'equipment-alert', title: a.title }, a.title))) : null,
+    groups.map(([kind, list, body]) => (Array.isArray(list) && list.length
+      ? h('div', { class: 'equipment-group' }, h('h4', {}, label('kind', kind)), h('ul', {}, list.map((d) => equipmentLine(kind, d, body(d)))))
+      : null)));
+}
+
+function mountEquipment(box) {
+  const cards = h('div', { class: 'equipment-grid', testid: 'equipment-buildings' }, h('div', { class: 'muted' }, t('common.loading')));
+  const outBody = h('tbody', {});
+  replace(box,
+    h('h2', {}, t('equip.title')),
+    cards,
+    h('h3', {}, t('equip.outages')),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'table', testid: 'outages-table' },
+      h('thead', {}, h('tr', {}, h('th', {}, t('equip.start')), h('th', {}, t('equip.what')), h('th', {}, t('equip.duration')),
+        h('th', {}, t('equip.affected')))),
+      outBody)));
+  let stopped = false;
+  async function load() {
+    try {
+      const data = await api('/equipment', { quiet: true });
+      if (stopped) return;
+      const buildings = (Array.isArray(data && data.buildings) ? data.buildings : [])
+        .filter((b) => ['lifts', 'water', 'heating'].some((k) => Array.isArray(b[k]) && b[k].length));
+      replace(cards, buildings.length ? buildings.map(buildingCard) : h('div', { class: 'empty' }, t('equip.none')));
+    } catch (err) {
+      replace(cards, h('div', { class: 'error-box' }, err.message));
+    }
+    try {
+      const data = await api('/equipment/outages', { query: { since: isoAgo(OUTAGE_MS) }, quiet: true });
+      if (stopped) return;
+      const rows = Array.isArray(data && data.outages) ? data.outages : [];
+      replace(outBody, rows.length ? rows.map((o) => h('tr', { testid: 'outage-row', 'data-alert-id': String(o.alert_id), 'data-ongoing': String(o.ongoing) },
+        h('td', {}, absTime(o.start)),
+        h('td', {}, h('div', {}, o.title), h('div', { class: 'muted small' }, o.device_name || o.device_id || '')),
+        h('td', {}, o.ongoing ? h('span', { class: 'badge bad' }, `${t('equip.ongoing')} ${duration(o.seconds)}`) : duration(o.seconds)),
+        h('td', {}, `${(o.buildings || []).map((b) => b.name || b.id).join('、') || '—'} · ${t('affected.households_n', { n: o.households })}`,
+          o.vulnerable ? h('span', { class: 'badge warn' }, ` ${t('equip.vulnerable_n', { n: o.vulnerable })}`) : null)))
+        : h('tr', {}, h('td', { colspan: '4', class: 'empty' }, t('avail.none'))));
+    } catch (err) {
+      replace(outBody, h('tr', {}, h('td', { colspan: '4', class: 'error-box' }, err.message)));
+    }
+  }
+  load();
+  const timer = setInterval(load, EQUIP_REFRESH_MS);
+  return () => { stopped = true; clearInterval(timer); };
+}
+
 export function mount(root, { stream, focusAlert }) {
   let devices = [];
   const filter = { kind: '', grid: '', flag: '', q: '' };
@@ -70,6 +184,7 @@ export function mount(root, { stream, focusAlert }) {
       h('th', {}, t('device.battery')), h('th', {}, t('device.flags')))),
     tbody);
   const alertsBox = h('section', { class: 'panel' });
+  const equipBox = h('section', { class: 'panel equipment-panel', testid: 'equipment-panel' });
   const availBody = h('tbody', {});
   const availBox = h('section', { class: 'panel', testid: 'availability-panel' },
     h('h2', {}, t('avail.title')),
@@ -86,7 +201,9 @@ export function mount(root, { stream, focusAlert }) {
         h('div', { class: 'filters' }, kindSel, gridSel, stateSel, search),
         h('div', { class: 'table-wrap' }, table)),
       alertsBox),
+    equipBox,
     availBox);
+  const stopEquipment = mountEquipment(equipBox);
 
   kindSel.addEventListener('change', () => { filter.kind = kindSel.value; renderTable(); });
   gridSel.addEventListener('change', () => { filter.grid = gridSel.value; renderTable(); });
@@ -220,6 +337,7 @@ export function mount(root, { stream, focusAlert }) {
 
   return () => {
     stopped = true;
+    stopEquipment();
     clearInterval(timer);
     clearInterval(availTimer);
     clearTimeout(soon);
