@@ -223,7 +223,10 @@ class RuleEngine:
 
     def raise_spec(self, session: Session, spec: AlertSpec, now: datetime) -> AlertChange:
         """Raise (or merge) the alert; a new, unsilenced one goes to the first staffed level of its chain."""
-        self._add_affected(session, spec)
+        try:
+            self._add_affected(session, spec)
+        except Exception:  # naming the households is worth much, but never the alert itself
+            log.exception("could not name who alert %s of %s affects", spec.rule, spec.device_id)
         parent = self.fold(session, spec) if self.fold is not None else None
         if parent is not None:  # part of a site or segment outage: recorded under it, not announced
             return raise_alert(session, spec, now, None, parent_id=parent)

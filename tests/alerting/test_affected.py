@@ -109,6 +109,16 @@ def test_a_water_cut_names_the_households_and_the_vulnerable_residents(harness: 
                     "孙翠兰 (21号楼 1单元 独居), 程广才 (21号楼 2单元 关怀)")
 
 
+def test_naming_who_is_affected_never_costs_the_alert(harness: RuleHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_self: Any, _device: str) -> None:
+        raise RuntimeError("a bug in the directory")
+
+    monkeypatch.setattr(affected_module.AffectedDirectory, "for_device", broken)
+    harness.event("pump-7", "supply_interrupted")
+    alert = harness.alerts()["water-supply-interrupted"]
+    assert alert.state == "open" and "affected" not in alert.evidence[0]
+
+
 def test_alerts_of_devices_serving_no_building_are_left_alone(harness: RuleHarness) -> None:
     harness.event("gate-7", "forced_open")
     assert "affected" not in harness.alerts()["gate-forced-open"].evidence[0]
