@@ -61,7 +61,7 @@ def example_value(name: str, schema: dict[str, Any]) -> Any:
         return schema["enum"][0]
     for option in schema.get("anyOf", ()):
         if option.get("type") != "null":
-            return example_value(name, {**schema, **option, "anyOf": ()})
+            return example_value(name, {**schema, "anyOf": (), **option})  # an option may be a union itself
     kind = schema.get("type")
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("ge", 0))

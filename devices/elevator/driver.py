@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from devices.base import DeviceDriver, Interpretation, Payload, ReadingValue
+from devices.base import DeviceDriver, Heartbeat, Interpretation, Payload, ReadingValue
 from devices.elevator.simulated import ElevatorModel
 
 FAULT_CODES: tuple[str, ...] = (
@@ -75,7 +75,8 @@ class Elevator(DeviceDriver):
         "fault_clear": "restore", "状态": "status", "state": "status",
     }
     events: ClassVar = {"trapped": Trapped, "fault": Fault, "restore": Restore}
-    telemetry: ClassVar = {"status": Status}
+    telemetry: ClassVar = {"status": Status, "heartbeat": Heartbeat}
+    """`heartbeat`: a monitor with nothing to report still says it is alive (every kind accepts one)."""
     derived_readings: ClassVar = frozenset({"in_service", "running"})
 
     def interpret(self, channel: str, payload: Payload) -> Interpretation:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from devices.base import DeviceDriver, Interpretation, Payload, ReadingValue
+from devices.base import DeviceDriver, Heartbeat, Interpretation, Payload, ReadingValue
 from devices.heating.simulated import HeatingModel
 
 
@@ -50,7 +50,8 @@ class Heating(DeviceDriver):
         "telemetry": "reading", "data": "reading",
     }
     events: ClassVar = {"leak": Leak, "fault": Fault}
-    telemetry: ClassVar = {"reading": Reading}
+    telemetry: ClassVar = {"reading": Reading, "heartbeat": Heartbeat}
+    """`heartbeat`: a monitor with nothing to report still says it is alive (every kind accepts one)."""
     derived_readings: ClassVar = frozenset({"spread_c"})
 
     def interpret(self, channel: str, payload: Payload) -> Interpretation:

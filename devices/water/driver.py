@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from devices.base import DeviceDriver, Interpretation, Payload, ReadingValue
+from devices.base import DeviceDriver, Heartbeat, Interpretation, Payload, ReadingValue
 from devices.water.simulated import WaterModel
 
 
@@ -54,7 +54,8 @@ class Water(DeviceDriver):
         "telemetry": "reading", "data": "reading",
     }
     events: ClassVar = {"supply_interrupted": SupplyInterrupted, "supply_restored": SupplyRestored, "leak": Leak}
-    telemetry: ClassVar = {"reading": Reading}
+    telemetry: ClassVar = {"reading": Reading, "heartbeat": Heartbeat}
+    """`heartbeat`: a monitor with nothing to report still says it is alive (every kind accepts one)."""
 
     def interpret(self, channel: str, payload: Payload) -> Interpretation:
         """A reading gives `pressure_mpa` and, with a tank, `level_pct`."""
