@@ -162,7 +162,7 @@ def test_the_console_sends_commands_and_shows_them_live(mosquitto_url: str, sqli
                                                         simulated: dict[str, SimulatedDevice]) -> None:
     """From the SOS's page the patrol opens the gate of the elder's courtyard; from a fence's sheet maintenance
     disarms a zone; each button shows its command's state until the device has answered."""
-    from tests.api.test_console_browser import CHROMIUM, CHROMIUM_ARGS, login, shoot
+    from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, login, shoot
     from tests.conftest import unavailable
 
     if not Path(CHROMIUM).exists():

@@ -8,8 +8,6 @@ the folder named by ANJU_SCREENSHOTS (the ones in docs/screenshots came from her
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,14 +17,11 @@ import httpx
 import pytest
 
 from kernel.siteconfig import sample_community_path
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, login, shoot
 from tests.conftest import serving_api, unavailable
 from tests.helpers import ApiServer, clear_retained, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(180)]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
-SCREENSHOTS = os.environ.get("ANJU_SCREENSHOTS")
 
 
 @pytest.fixture
@@ -35,18 +30,6 @@ def community(mosquitto_url: str, tmp_path: Path) -> Iterator[ApiServer]:
     with serving_api(mosquitto_url, f"sqlite:///{tmp_path / 'anju.db'}", sample_community_path()) as server:
         yield server
     clear_retained(mosquitto_url, "hexie")
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        unavailable("no Chromium at /usr/bin/chromium (Debian package `chromium`; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def simulate(broker_url: str, scenario: str, seconds: float, speed: float) -> Callable[[], None]:
@@ -63,18 +46,6 @@ def simulate(broker_url: str, scenario: str, seconds: float, speed: float) -> Ca
         stop.set()
         thread.join(timeout=15)
     return finish
-
-
-def login(page: Any, api: ApiServer, token: str) -> None:
-    page.goto(api.url + "/")
-    page.get_by_test_id("login-token").fill(token)
-    page.get_by_test_id("login-submit").click()
-
-
-def shoot(page: Any, name: str) -> None:
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=False)
 
 
 def test_patrol_sees_a_simulated_sos_live_and_handles_it(community: ApiServer, browser: Any,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.api.test_console_browser import browser, login, shoot  # noqa: F401 - the fixture, logging in, screenshots
+from tests.api.browser import login, shoot
 from tests.api.test_equipment import equipment_site
 from tests.conftest import serving_api
 from tests.helpers import ApiServer, Publisher, clear_retained
@@ -28,7 +28,7 @@ def stack(mosquitto_url: str, tmp_path: Path, site_id: str) -> Iterator[ApiServe
 
 
 def test_maintenance_sees_equipment_per_building_and_who_a_water_cut_affects(
-        stack: ApiServer, browser: Any, mosquitto_url: str, site_id: str) -> None:  # noqa: F811
+        stack: ApiServer, browser: Any, mosquitto_url: str, site_id: str) -> None:
     pub = Publisher(mosquitto_url, site_id)
     try:
         pub.send(f"{site_id}-lift-20", "elevator", "telemetry", type="status", running=False, in_service=True,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,7 +23,7 @@ import yaml
 
 from alerting.notifications import links
 from kernel.timeutil import utcnow
-from tests.conftest import serving_api, unavailable
+from tests.conftest import serving_api
 from tests.helpers import ApiServer, Publisher, make_site, wait_for
 from tools.bench.mosquitto import free_port
 
@@ -364,21 +363,6 @@ def test_targets_are_validated_where_configured_and_redacted_for_other_roles(
     with api.client(api.token("patrol", grids=["g1"])) as patrol:
         assert patrol.get(path).status_code == 200
         assert patrol.put(path, json={}).status_code == 403
-
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        unavailable("no Chromium at /usr/bin/chromium (Debian package `chromium`; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield instance
-        instance.close()
 
 
 def test_the_console_opens_a_link_acknowledges_it_and_shows_deliveries_and_targets(

@@ -5,36 +5,22 @@ link."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.api.test_console_browser import CHROMIUM, CHROMIUM_ARGS, login, shoot
+from tests.api.browser import login, shoot
 from tests.api.test_reports import photo
-from tests.conftest import unavailable
 from tests.helpers import ApiServer, Publisher, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 LIVE = "https://cams.example/hls/cam1.m3u8"
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        unavailable("no Chromium at /usr/bin/chromium (Debian package `chromium`; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
 def test_a_field_report_with_a_photo_becomes_an_alert_and_cameras_link_their_live_view(
         make_api: Callable[..., ApiServer], mosquitto_url: str, sqlite_url: str, site_id: str,
-        chromium: Any) -> None:
+        browser: Any) -> None:
     api = make_api(mosquitto_url, sqlite_url)
     with api.admin() as admin:
         assert admin.patch("/devices/cam1", json={"attributes": {"live_url": LIVE}}).status_code == 200
@@ -47,7 +33,7 @@ def test_a_field_report_with_a_photo_becomes_an_alert_and_cameras_link_their_liv
     finally:
         publisher.close()
     patrol = api.token("patrol", name="巡逻员 赵六", grids=["g1"])
-    page = chromium.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     login(page, api, patrol)
@@ -102,7 +88,7 @@ def test_a_field_report_with_a_photo_becomes_an_alert_and_cameras_link_their_liv
     assert not errors, errors
 
     # The device sheet (maintenance): the camera's link, and none for the device whose address is javascript:.
-    maintenance = chromium.new_page(viewport={"width": 1280, "height": 900})
+    maintenance = browser.new_page(viewport={"width": 1280, "height": 900})
     maintenance.on("pageerror", lambda exc: errors.append(str(exc)))
     login(maintenance, api, api.token("maintenance"))
     for device, shown in (("face1", False), ("cam1", True)):

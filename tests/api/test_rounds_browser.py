@@ -14,7 +14,7 @@ import pytest
 import segno
 import yaml
 
-from tests.api.test_console_browser import browser, login, shoot  # noqa: F401  (the fixture)
+from tests.api.browser import login, shoot
 from tests.api.test_patrol import patrol_site
 from tests.conftest import serving_api
 from tests.helpers import ApiServer, clear_retained, wait_for
@@ -72,7 +72,7 @@ def qr_data_url(url: str) -> str:
 
 
 def test_a_member_walks_a_round_by_scanning_and_a_missed_point_is_alerted(
-        rounds_site: ApiServer, browser: Any, site_id: str) -> None:  # noqa: F811
+        rounds_site: ApiServer, browser: Any, site_id: str) -> None:
     api = rounds_site
     member = api.token("patrol", name="巡逻员 张建国", team=f"{site_id}-t1")
     with api.admin() as admin:

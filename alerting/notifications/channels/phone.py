@@ -28,37 +28,41 @@ def _number(address: str) -> str | Outcome:
         return Outcome(delivered=False, error=one_line(str(e)), retry=False)
 
 
-class SmsChannel:
+class _PhoneChannel:
+    """A channel that reaches a phone number through one of the provider's two ways (`send_sms`, `call`)."""
+
+    name: str
+
+    def __init__(self, provider: PhoneProvider) -> None:
+        self.provider = provider
+
+    def _reach(self, phone: str, message: Message) -> Outcome:
+        raise NotImplementedError
+
+    def send(self, address: str, message: Message) -> Outcome:
+        phone = _number(address)
+        if isinstance(phone, Outcome):
+            return phone
+        try:
+            return self._reach(phone, message)
+        except Exception as e:  # noqa: BLE001 (a provider bug must not take a sender thread down)
+            kind = "SMS" if self.name == "sms" else self.name
+            return Outcome(delivered=False, error=one_line(f"{kind} provider failed: {type(e).__name__}"), retry=True)
+
+
+class SmsChannel(_PhoneChannel):
     """A text message to a phone number."""
 
     name = "sms"
 
-    def __init__(self, provider: PhoneProvider) -> None:
-        self.provider = provider
-
-    def send(self, address: str, message: Message) -> Outcome:
-        phone = _number(address)
-        if isinstance(phone, Outcome):
-            return phone
-        try:
-            return self.provider.send_sms(phone, message)
-        except Exception as e:  # noqa: BLE001 (a provider bug must not take a sender thread down)
-            return Outcome(delivered=False, error=one_line(f"SMS provider failed: {type(e).__name__}"), retry=True)
+    def _reach(self, phone: str, message: Message) -> Outcome:
+        return self.provider.send_sms(phone, message)
 
 
-class VoiceChannel:
+class VoiceChannel(_PhoneChannel):
     """A call that reads the alert out: for an SOS, which a text message may leave unread."""
 
     name = "voice"
 
-    def __init__(self, provider: PhoneProvider) -> None:
-        self.provider = provider
-
-    def send(self, address: str, message: Message) -> Outcome:
-        phone = _number(address)
-        if isinstance(phone, Outcome):
-            return phone
-        try:
-            return self.provider.call(phone, message)
-        except Exception as e:  # noqa: BLE001 (a provider bug must not take a sender thread down)
-            return Outcome(delivered=False, error=one_line(f"voice provider failed: {type(e).__name__}"), retry=True)
+    def _reach(self, phone: str, message: Message) -> Outcome:
+        return self.provider.call(phone, message)
