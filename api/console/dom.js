@@ -88,3 +88,17 @@ export function pretty(value) {
     return String(value);
   }
 }
+
+// A sheet (a modal panel) closes on Escape, on its close button, or on a click on the backdrop around it;
+// `done` closes it, and calls what this returns to stop listening for Escape.
+export function closesOn(sheet, closeButton, done) {
+  const onKey = (ev) => {
+    if (ev.key === 'Escape') done();
+  };
+  document.addEventListener('keydown', onKey);
+  closeButton.addEventListener('click', done);
+  sheet.addEventListener('click', (ev) => {
+    if (ev.target === sheet) done();
+  });
+  return () => document.removeEventListener('keydown', onKey);
+}

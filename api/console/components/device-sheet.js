@@ -1,5 +1,5 @@
 // Per-device panel: health summary and telemetry charts for 24 h or 7 days.
-import { h, replace } from '../dom.js';
+import { closesOn, h, replace } from '../dom.js';
 import { t, label } from '../i18n.js';
 import { api } from '../api.js';
 import { lineChart } from '../chart.js';
@@ -44,17 +44,10 @@ export function openDeviceSheet(host, device, { onClose, extra } = {}) {
 
   function done() {
     sheet.remove();
-    document.removeEventListener('keydown', onKey);
+    stopListening();
     if (onClose) onClose();
   }
-  const onKey = (ev) => {
-    if (ev.key === 'Escape') done();
-  };
-  document.addEventListener('keydown', onKey);
-  close.addEventListener('click', done);
-  sheet.addEventListener('click', (ev) => {
-    if (ev.target === sheet) done();
-  });
+  const stopListening = closesOn(sheet, close, done);
 
   function renderInfo() {
     const d = current;

@@ -1,7 +1,7 @@
 // Field reports (issue 18): a patrol member raises an alert from the phone — what, where, how bad, a photo
 // from the camera — with POST /reports. It becomes an alert like a device's (routed to the grid's team,
 // escalated, notified); once sent, the console opens it in the alert list.
-import { h, replace } from '../../dom.js';
+import { closesOn, h, replace } from '../../dom.js';
 import { t, label } from '../../i18n.js';
 import { api, asList } from '../../api.js';
 import { toast } from '../../toast.js';
@@ -67,16 +67,9 @@ export function openReportForm(host, { me, onReported = focusWhenListed } = {}) 
   function done() {
     setPreview(null);
     sheet.remove();
-    document.removeEventListener('keydown', onKey);
+    stopListening();
   }
-  const onKey = (ev) => {
-    if (ev.key === 'Escape') done();
-  };
-  document.addEventListener('keydown', onKey);
-  close.addEventListener('click', done);
-  sheet.addEventListener('click', (ev) => {
-    if (ev.target === sheet) done();
-  });
+  const stopListening = closesOn(sheet, close, done);
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
