@@ -155,20 +155,7 @@ class Notifier:
 
     def _view(self, session: Session, alert_id: int) -> AlertView | None:
         alert = session.get(Alert, alert_id)
-        if alert is None:
-            return None
-        site = session.get(Site, alert.site_id)
-        grid = session.get(Grid, alert.grid_id) if alert.grid_id else None
-        device = session.get(Device, alert.device_id) if alert.device_id else None
-        return AlertView(
-            id=alert.id, title=alert.title, severity=alert.severity, state=alert.state,
-            created_at=alert.created_at, count=alert.count, acknowledged_by=alert.acknowledged_by,
-            site_name=site.name if site else alert.site_id, timezone=site.timezone if site else "Asia/Shanghai",
-            grid_name=grid.name if grid else None, device_name=device.name if device else None,
-            zone=device.zone if device else None,
-            location=device.location if device is not None and isinstance(device.location, dict) else {},
-            contacts=device_contacts(session, device, self.persons()) if device is not None else None,
-            affected=affected_of(alert.evidence))
+        return None if alert is None else alert_view(session, alert, self.persons)
 
     # -- the API's test send ------------------------------------------------------------------------------
 
@@ -184,3 +171,20 @@ class Notifier:
             self.metrics.deliveries.labels(target.channel, "delivered" if outcome.delivered else "failed").inc()
         return target, outcome
 
+
+def alert_view(session: Session, alert: Alert,
+               persons: Callable[[], PersonDirectory | None] | None = None) -> AlertView:
+    """What a message (or a one-tap link's page) shows of `alert`; with `persons`, the contacts too (a link's
+    page, which anyone holding the link sees, leaves them out)."""
+    site = session.get(Site, alert.site_id)
+    grid = session.get(Grid, alert.grid_id) if alert.grid_id else None
+    device = session.get(Device, alert.device_id) if alert.device_id else None
+    return AlertView(
+        id=alert.id, title=alert.title, severity=alert.severity, state=alert.state,
+        created_at=alert.created_at, count=alert.count, acknowledged_by=alert.acknowledged_by,
+        site_name=site.name if site else alert.site_id, timezone=site.timezone if site else "Asia/Shanghai",
+        grid_name=grid.name if grid else None, device_name=device.name if device else None,
+        zone=device.zone if device else None,
+        location=device.location if device is not None and isinstance(device.location, dict) else {},
+        contacts=device_contacts(session, device, persons()) if device is not None and persons else None,
+        affected=affected_of(alert.evidence))

@@ -27,14 +27,15 @@ from sqlalchemy.orm import Session
 from alerting.alerts import record_step
 from alerting.notifications import links
 from alerting.notifications.channels import Target, parse_target
-from alerting.notifications.message import AlertView, where
+from alerting.notifications.message import where
+from alerting.notifications.senders import alert_view
 from api.auth import Permission, Principal, Role
 from api.deps import DB, Services, Svc, errors, require
 from api.routers._common import SiteFilter, conflict, shown_target, unprocessable
 from api.schemas import ErrorBody
 from api.visibility import alert_filter
 from devices import DRIVERS, get_driver
-from kernel.db.models import Alert, Device, EscalationLevel, Grid, Notification, PatrolTeam, Person, Site
+from kernel.db.models import Alert, Device, EscalationLevel, Notification, PatrolTeam, Person
 from kernel.timeutil import utcnow
 from vision.enrolment import audit
 
@@ -234,16 +235,7 @@ def link_alert(request: Request, svc: Svc, session: DB,
     row = session.get(Alert, opened.alert)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {opened.alert} no longer exists")
-    site = session.get(Site, row.site_id)
-    grid = session.get(Grid, row.grid_id) if row.grid_id else None
-    device = session.get(Device, row.device_id) if row.device_id else None
-    view = AlertView(
-        id=row.id, title=row.title, severity=row.severity, state=row.state, created_at=row.created_at,
-        count=row.count, acknowledged_by=row.acknowledged_by, site_name=site.name if site else row.site_id,
-        timezone=site.timezone if site else "Asia/Shanghai", grid_name=grid.name if grid else None,
-        device_name=device.name if device else None, zone=device.zone if device else None,
-        location=device.location if device is not None and isinstance(device.location, dict) else {},
-        contacts=None)
+    view = alert_view(session, row)
     return LinkAlert(id=row.id, title=row.title, severity=row.severity, state=row.state, site=view.site_name,
                      where=where(view), created_at=row.created_at, acknowledged_at=row.acknowledged_at,
                      acknowledged_by=row.acknowledged_by, resolved_at=row.resolved_at, act=opened.act,
