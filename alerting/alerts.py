@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from kernel.db.engine import prebuilt
 from kernel.db.models import Alert, AlertChangeRow, AlertHistory
 from kernel.db.notify import notify_after_commit
-from kernel.vocabulary import SEVERITIES
+from kernel.vocabulary import DISPOSITION_LABELS, DISPOSITION_REQUIRED, DISPOSITIONS, SEVERITIES
 from rules.alertspec import AlertSpec
 
 CRITICAL_REMINDER = timedelta(minutes=15)
@@ -35,6 +35,10 @@ FoldHook = Callable[[Session, AlertSpec], int | None]
 
 class AlertError(ValueError):
     """A request the lifecycle refuses (unknown alert, wrong state, missing note)."""
+
+
+class DispositionError(AlertError):
+    """A disposition that is missing where it is required, or not one of `kernel.vocabulary.DISPOSITIONS`."""
 
 
 @dataclass(slots=True)
@@ -75,6 +79,7 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
         "resolved_by": alert.resolved_by,
         "resolution_note": alert.resolution_note,
+        "disposition": alert.disposition,
         "evidence": alert.evidence,
         "silenced_by": alert.silenced_by,
         "parent_id": alert.parent_id,
@@ -212,17 +217,47 @@ def acknowledge(session: Session, alert_id: int, by: str, now: datetime, note: s
     return announce(session, "acknowledged", alert, now)
 
 
-def resolve(session: Session, alert_id: int, by: str, note: str, now: datetime) -> AlertChange:
-    """Close the alert with a disposition note (what was found, what was done): the note is required."""
+def resolve(session: Session, alert_id: int, by: str, note: str, now: datetime, disposition: str | None = None,
+            *, by_system: bool = False) -> AlertChange:
+    """Close the alert with a note (what was found, what was done) and its disposition (how it ended).
+
+    A person resolving a critical or major alert must say how it ended: the office's bulletin counts false alarms
+    and referrals from it. The system (an outage that ended by itself) resolves without one.
+    """
     if not note or not note.strip():
         raise AlertError("resolving an alert needs a note saying what was found and done")
+    _check_disposition(disposition)
     alert = _locked(session, alert_id)
     if alert.state == "resolved":
         raise AlertError(f"alert {alert_id} is already resolved")
+    if disposition is None and not by_system and alert.severity in DISPOSITION_REQUIRED:
+        raise DispositionError(f"alert {alert_id} is {alert.severity}: say how it ended (disposition: "
+                               f"{', '.join(DISPOSITIONS)})")
     alert.state, alert.resolved_at, alert.resolved_by, alert.updated_at = "resolved", now, by, now
-    alert.resolution_note, alert.escalate_at = note.strip(), None
-    record_history(session, alert, "resolved", now, by, note.strip())
+    alert.resolution_note, alert.escalate_at, alert.disposition = note.strip(), None, disposition
+    shown = note.strip() if disposition is None else f"[{disposition}] {note.strip()}"
+    record_history(session, alert, "resolved", now, by, shown)
     return announce(session, "resolved", alert, now)
+
+
+def set_disposition(session: Session, alert_id: int, disposition: str, by: str, note: str,
+                    now: datetime) -> AlertChange:
+    """Correct how a resolved alert ended (an admin, after the fact): the old and new value and why, in the history."""
+    if not note or not note.strip():
+        raise AlertError("changing a disposition needs a note saying why")
+    _check_disposition(disposition)
+    alert = _locked(session, alert_id)
+    if alert.state != "resolved":
+        raise AlertError(f"alert {alert_id} is {alert.state}; only a resolved alert has a disposition")
+    before = alert.disposition or "none"
+    alert.disposition, alert.updated_at = disposition, now
+    record_history(session, alert, "disposition_changed", now, by, f"{before} → {disposition}: {note.strip()}")
+    return announce(session, "disposition_changed", alert, now)
+
+
+def _check_disposition(disposition: str | None) -> None:
+    if disposition is not None and disposition not in DISPOSITION_LABELS:
+        raise DispositionError(f"unknown disposition {disposition!r}; use one of {', '.join(DISPOSITIONS)}")
 
 
 def history(session: Session, alert_id: int) -> list[dict[str, Any]]:

@@ -265,6 +265,7 @@ class RuleEngine:
         for change in changes:
             if self.metrics is not None:
                 self.metrics.alert_changes.labels(change.action, change.alert["severity"]).inc()
+                observe_response(self.metrics, change)
             if self._publish is not None:
                 shown = change.alert if self.present is None else self.present(change.alert)
                 payload = orjson.dumps({"action": change.action, **shown})
@@ -312,3 +313,14 @@ class RuleEngine:
                 with session.begin_nested():
                     changes.append(self.raise_spec(session, spec, now))
         return changes
+
+
+def observe_response(metrics: GatewayMetrics, change: AlertChange) -> None:
+    """Time to acknowledge and to resolve, by severity, for `/metrics` (the office's reports read the database)."""
+    alert = change.alert
+    field = {"acknowledged": "acknowledged_at", "resolved": "resolved_at"}.get(change.action)
+    if field is None or not alert.get(field) or not alert.get("created_at"):
+        return
+    seconds = (datetime.fromisoformat(alert[field]) - datetime.fromisoformat(alert["created_at"])).total_seconds()
+    histogram = metrics.time_to_acknowledge if change.action == "acknowledged" else metrics.time_to_resolve
+    histogram.labels(alert["severity"]).observe(max(seconds, 0.0))

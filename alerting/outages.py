@@ -177,9 +177,9 @@ class OutageTracker:
     @staticmethod
     def _close(session: Session, outage: Alert, back: int, total: int, now: datetime) -> list[AlertChange]:
         note = f"{back} of {total} devices back online: outage over (closed by the gateway)"
-        changes = [resolve(session, outage.id, SYSTEM, note, now)]
+        changes = [resolve(session, outage.id, SYSTEM, note, now, by_system=True)]
         for child in session.scalars(select(Alert).where(Alert.parent_id == outage.id, Alert.state != "resolved")):
-            resolve(session, child.id, SYSTEM, note, now)  # folded: recorded, not announced
+            resolve(session, child.id, SYSTEM, note, now, by_system=True)  # folded: recorded, not announced
         log.info("outage %d at %s closed: %s", outage.id, outage.site_id, note)
         return changes
 

@@ -195,6 +195,8 @@ def apply_site_config(session: Session, community: CommunityConfig) -> int:
         site_row.name, site_row.timezone, site_row.address = site.name, site.timezone, site.address
         site_row.type_aliases = site.type_aliases or None
         site_row.notifications = site.notifications.model_dump(by_alias=True)
+        if "targets" in site.model_fields_set:  # else the targets an admin set in the console stay
+            site_row.targets = site.targets.model_dump()
         session.add(site_row)
         session.flush()
         _apply_teams_and_chain(session, site)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+RESPONSE_BUCKETS = (15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600, 72 * 3600)
+"""Seconds; the default response targets (60 s, 5 min, 30 min, 1 h, 4 h, 24 h, 72 h) are bucket bounds, so the
+share within a target is exact from the histogram."""
+
 
 class GatewayMetrics:
     def __init__(self) -> None:
@@ -49,6 +53,15 @@ class GatewayMetrics:
         self.alert_changes = Counter(
             "anju_alert_changes_total", "Announced alert changes by action (created, escalated, ...) and severity",
             ["action", "severity"], registry=self.registry,
+        )
+        self.time_to_acknowledge = Histogram(
+            "anju_alert_acknowledge_seconds", "An alert raised to acknowledged by a person, by severity (the office's "
+            "targets: critical 60 s, major 5 min; docs/office.md)", ["severity"],
+            buckets=RESPONSE_BUCKETS, registry=self.registry,
+        )
+        self.time_to_resolve = Histogram(
+            "anju_alert_resolve_seconds", "An alert raised to resolved, by severity", ["severity"],
+            buckets=RESPONSE_BUCKETS, registry=self.registry,
         )
         self.pictures = Counter(
             "anju_vision_pictures_total", "Camera pictures the gateway read, by task (plate, face) and outcome "

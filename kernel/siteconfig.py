@@ -109,6 +109,69 @@ class NotificationPolicy(_Strict):
     without an acknowledgement; null: the family is never told by Anju (the patrol calls them)."""
 
 
+DEFAULT_TARGETS: dict[str, tuple[str, str]] = {
+    "critical": ("60s", "1h"),
+    "major": ("5m", "4h"),
+    "minor": ("30m", "24h"),
+    "warning": ("4h", "72h"),
+}
+"""Severity → (acknowledge within, resolve within). Critical as telecare centres answer an alarm call (within 60 s)
+and a worker reaches the door within the hour; major as a property company's emergency repair (answered in 5 min,
+on site the same morning); minor and warning as next-day and within-the-week work orders (docs/office.md)."""
+
+
+class SeverityTarget(_Strict):
+    """How soon an alert of one severity should be acknowledged and resolved."""
+
+    acknowledge: str = Field(max_length=32, examples=["60s"], description="a duration: 60s, 5m, 4h")
+    resolve: str = Field(max_length=32, examples=["1h"])
+
+    @model_validator(mode="after")
+    def _order(self) -> SeverityTarget:
+        if parse_duration(self.acknowledge) > parse_duration(self.resolve):
+            raise ValueError(f"acknowledge within {self.acknowledge} is longer than resolve within {self.resolve}")
+        return self
+
+    @property
+    def acknowledge_seconds(self) -> float:
+        return parse_duration(self.acknowledge).total_seconds()
+
+    @property
+    def resolve_seconds(self) -> float:
+        return parse_duration(self.resolve).total_seconds()
+
+
+def _default(severity: str) -> SeverityTarget:
+    acknowledge, resolve = DEFAULT_TARGETS[severity]
+    return SeverityTarget(acknowledge=acknowledge, resolve=resolve)
+
+
+class ResponseTargets(_Strict):
+    """Per site: the response targets the office is judged on; a severity or a field left out keeps its default."""
+
+    critical: SeverityTarget = Field(default_factory=lambda: _default("critical"))
+    major: SeverityTarget = Field(default_factory=lambda: _default("major"))
+    minor: SeverityTarget = Field(default_factory=lambda: _default("minor"))
+    warning: SeverityTarget = Field(default_factory=lambda: _default("warning"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill(cls, data: Any) -> Any:
+        """`critical: {acknowledge: 90s}` keeps critical's default resolve target."""
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for severity, (acknowledge, resolve) in DEFAULT_TARGETS.items():
+            given = filled.get(severity)
+            if isinstance(given, dict):
+                filled[severity] = {"acknowledge": acknowledge, "resolve": resolve, **given}
+        return filled
+
+    def of(self, severity: str) -> SeverityTarget:
+        """The target of a severity; an unknown one (a rule of a newer release) is judged as `minor`."""
+        return getattr(self, severity) if severity in DEFAULT_TARGETS else self.minor
+
+
 class GridConfig(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
@@ -279,6 +342,8 @@ class SiteConfig(_Strict):
     """The chain of maintenance alerts (property company → community → street), from level 0: a dead battery
     never climbs the patrol chain. Default: `alerting.routing.DEFAULT_MAINTENANCE_CHAIN`."""
     notifications: NotificationPolicy = Field(default_factory=NotificationPolicy)
+    targets: ResponseTargets = Field(default_factory=ResponseTargets)
+    """Response targets per severity, for the office's reports (docs/office.md)."""
     type_aliases: dict[str, dict[str, str]] = Field(default_factory=dict)
     """kind → {vendor's type name → canonical type}: how this site's firmware names things (docs/tolerance.md).
     Checked against the drivers when the file is applied (`gateway.registry.apply_site_config`)."""

@@ -58,9 +58,11 @@ class Site(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     address: Mapped[str | None] = mapped_column(String(500))
     type_aliases: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """kind → {the vendor's type name → the canonical type}: how this site's firmware names things (docs/devices.md)."""
     notifications: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Quiet hours and the family's wait (`kernel.siteconfig.NotificationPolicy`); None: the defaults."""
-    """kind → {the vendor's type name → the canonical type}: how this site's firmware names things (docs/devices.md)."""
+    targets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Response targets per severity (`kernel.siteconfig.ResponseTargets`); None: the defaults."""
 
 
 class Grid(Base):
@@ -200,6 +202,7 @@ class Alert(Base):
               postgresql_where=text("state <> 'resolved'"), sqlite_where=text("state <> 'resolved'")),
         Index("ix_alerts_state_escalate_at", "state", "escalate_at"),
         Index("ix_alerts_site_created", "site_id", "created_at"),
+        Index("ix_alerts_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -225,6 +228,9 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    """How it ended (`kernel.vocabulary.DISPOSITIONS`): required when a person resolves a critical or major alert;
+    None when the system resolved it (an outage that ended) or for alerts resolved before dispositions existed."""
     escalate_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     """When the next escalation (open) or reminder (acknowledged SOS) is due; None when nothing is."""
     silenced_by: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))

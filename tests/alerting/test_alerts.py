@@ -98,7 +98,8 @@ def test_lifecycle_and_history(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as s, pytest.raises(AlertError, match="only an open alert"):
         acknowledge(s, alert_id, "李四", T0)
     with sessions.begin() as s:
-        done = resolve(s, alert_id, "张三", "已上门，老人摔倒，已联系家属送医", T0 + timedelta(minutes=20))
+        done = resolve(s, alert_id, "张三", "已上门，老人摔倒，已联系家属送医", T0 + timedelta(minutes=20),
+                       "handled")
         assert done.alert["state"] == "resolved"
         steps = history(s, alert_id)
     assert [h["action"] for h in steps] == ["created", "acknowledged", "resolved"]

@@ -231,7 +231,7 @@ def test_a_refused_target_fails_at_once_and_nothing_is_sent_for_a_resolved_alert
                                                                                 "group": "delivered"}
     harness.advance(timedelta(minutes=5, seconds=1))  # escalated: office and group queued
     with harness.sessions.begin() as session:
-        lifecycle.resolve(session, alert.id, "张三", "门已关好", harness.now)
+        lifecycle.resolve(session, alert.id, "张三", "门已关好", harness.now, "handled")
     assert harness.send_due(Recording()) == 0
     assert {n.state for n in harness.outbox() if n.step == "escalated"} == {"cancelled"}
 
