@@ -192,6 +192,29 @@ def rules_backtest(
     typer.echo(f"{len(fired)} alert{'s' if len(fired) != 1 else ''} would have fired")
 
 
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="file to write; its suffix (.pdf, .xlsx, .csv, .json) is the format")],
+    month: Annotated[str | None, typer.Option(help="YYYY-MM in the site's time zone (default: last month)")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="start instead of --month, RFC 3339")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="end (exclusive), RFC 3339 (default: now)")] = None,
+    group_by: Annotated[str, typer.Option(help="grid, site, rule or severity")] = "grid",
+    site: Annotated[str | None, typer.Option(help="only this site (default: every site)")] = None,
+    config: Annotated[Path | None, typer.Option(help="config file naming the database")] = None,
+) -> None:
+    """The office's report (SPEC §7) to a file: `anju report --month 2026-11 --out bulletin.pdf` is the monthly
+    bulletin (月度通报) the cron job mails on the 1st."""
+    from office.cli import ReportRequest, write_report
+
+    try:
+        written = write_report(ReportRequest(out=out, month=month, since=since, until=until, group_by=group_by,
+                                             site=site), config)
+    except ValueError as exc:
+        typer.echo(f"anju report: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(written)
+
+
 bench_app = typer.Typer(help="Benchmarks: each reports a ratio against a limit measured in the same run.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -308,6 +331,21 @@ def bench_vision(
     typer.echo(result.summary())
     if result.plates is None and result.faces is None:
         raise typer.Exit(1)  # nothing was measured
+
+
+@bench_app.command("report")
+def bench_report(
+    alerts: Annotated[int, typer.Option(min=1, help="alerts in the month")] = 100_000,
+    db: Annotated[str | None, typer.Option(help="an empty database's URL (default: a fresh SQLite file)")] = None,
+    formats: Annotated[str, typer.Option(help="comma-separated formats to write after the figures")] = "csv,xlsx,pdf",
+    out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
+) -> None:
+    """The office's monthly report for N alerts: figures and each format, against a bare select of the same rows."""
+    from tools.bench.report import run_report_bench
+
+    _logging("WARNING")
+    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+    typer.echo(run_report_bench(alerts, db, chosen, out).summary())
 
 
 app.add_typer(recognize_app, name="recognize")

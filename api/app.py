@@ -31,6 +31,7 @@ from api.routers import (
     login,
     me,
     notify,
+    office,
     patrol,
     persons,
     reports,
@@ -55,7 +56,7 @@ ROUTERS: tuple[APIRouter, ...] = (alerts.router, devices.router, tokens.router, 
                                   dead_letters.router, deviations.router, contract.router, availability.router,
                                   vendors.router, faces.router, snapshots.router, audit.router, login.router,
                                   notify.router, reports.router, commands.router, patrol.router,
-                                  equipment.router)
+                                  equipment.router, office.router)
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -33,6 +33,8 @@ class Role(StrEnum):
     PATROL = "patrol"
     MAINTENANCE = "maintenance"
     INTEGRATOR = "integrator"
+    OFFICE = "office"
+    """The community office (社区办公室): reports and the monthly bulletin, every alert read-only."""
     ADMIN = "admin"
 
 
@@ -62,6 +64,10 @@ class Permission(StrEnum):
     """Check in at patrol points (the patrol member's phone)."""
     REPORTS_WRITE = "reports:write"
     """Raise an alert from the field (what, where, a photo)."""
+    REPORTS_READ = "reports:read"
+    """The office's figures: response times, dispositions, the monthly bulletin (docs/office.md)."""
+    ALERTS_AMEND = "alerts:amend"
+    """Correct how a resolved alert ended (its disposition), with the reason in its history."""
 
 
 P = Permission
@@ -73,6 +79,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                                  P.COMMANDS_SEND, P.COMMANDS_SECURITY, P.REPORTS_WRITE}),
     Role.INTEGRATOR: frozenset({P.ALERTS_READ, P.DEVICES_READ, P.DEVICES_WRITE, P.READINGS_READ, P.MESSAGES_READ,
                                 P.CONFIG_READ, P.METRICS_READ, P.COMMANDS_SEND, P.COMMANDS_SECURITY}),
+    Role.OFFICE: frozenset({P.ALERTS_READ, P.REPORTS_READ, P.DEVICES_READ, P.READINGS_READ, P.CONFIG_READ}),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -2,7 +2,8 @@
 
 Patrol users see the patrol alerts and the devices of their grids; maintenance
 staff see the maintenance alerts (device health) everywhere; integrators see
-every alert read-only; admins see everything. Both forms below must agree
+every alert read-only; the community office every alert (of the token's grids when it names
+some); admins see everything. Both forms below must agree
 (a test checks them against each other).
 """
 
@@ -21,6 +22,8 @@ def alert_filter(who: Principal, columns: Any = Alert) -> ColumnElement[bool]:
     """A WHERE clause over `columns` (the alerts table, or the journal, which has the same columns)."""
     if who.role in (Role.ADMIN, Role.INTEGRATOR):
         return true()
+    if who.role is Role.OFFICE:  # every alert, of its grids when the token names some (a street's office)
+        return columns.grid_id.in_(sorted(who.grids)) if who.grids else true()
     if who.role is Role.MAINTENANCE:
         return columns.audience == "maintenance"
     if who.role is Role.PATROL and who.grids:
@@ -32,6 +35,8 @@ def can_see_alert(who: Principal, alert: Mapping[str, Any]) -> bool:
     """The same rule for an alert as the API shows it (`alerting.alerts.alert_json`)."""
     if who.role in (Role.ADMIN, Role.INTEGRATOR):
         return True
+    if who.role is Role.OFFICE:
+        return not who.grids or alert.get("grid") in who.grids
     if who.role is Role.MAINTENANCE:
         return alert.get("audience") == "maintenance"
     if who.role is Role.PATROL and who.grids:

@@ -38,8 +38,8 @@ VM_URL = os.environ.get("ANJU_TEST_VM_URL", "http://127.0.0.1:8428")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-AREAS = ("kernel", "devices", "gateway", "rules", "alerting", "patrol", "simulators", "vision", "api", "tools",
-         "app")
+AREAS = ("kernel", "devices", "gateway", "rules", "alerting", "patrol", "office", "simulators", "vision", "api",
+         "tools", "app")
 """The test folders, mirroring the source tree; each is a marker (`pytest -m rules` runs one room)."""
 TESTS_DIR = Path(__file__).resolve().parent
 

@@ -18,12 +18,13 @@ from api.deps import DB, Services, Svc, accept_websocket, errors, require
 from api.jsonsafe import renderable, renderable_object
 from api.liveview import live_url
 from api.present import present_alert, present_alerts
+from api.routers._common import Instant
 from api.routers.notify import DeliveryOut, deliveries_of
 from api.stream import forward
 from api.visibility import alert_filter, can_see_alert
 from kernel.db.models import Alert, Device
 from kernel.timeutil import utcnow
-from kernel.vocabulary import Severity, State
+from kernel.vocabulary import DISPOSITION_LABELS, Disposition, Severity, State
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -54,6 +55,8 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     resolution_note: str | None
+    disposition: Disposition | None = Field(default=None, description="how it ended: " + "; ".join(
+        f"`{key}` {label}" for key, label in DISPOSITION_LABELS.items()))
     evidence: Any = Field(description="the triggering event(s), payloads with images replaced by their size; a "
                                       "picture as `snapshot_id`: its public id for `GET /snapshots/{id}` (null once "
                                       "expired)")
@@ -106,8 +109,15 @@ class AckIn(BaseModel):
 
 class ResolveIn(BaseModel):
     note: str = Field(min_length=1, max_length=4000, pattern=r"\S",
-                      description="the disposition: what was found and what was done (required)")
+                      description="what was found and what was done (required)")
+    disposition: Disposition | None = Field(default=None, description="how it ended; required for critical and "
+                                                                      "major alerts (docs/office.md)")
     by: str | None = Field(default=None, max_length=200)
+
+
+class DispositionIn(BaseModel):
+    disposition: Disposition
+    note: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="why it is corrected (required)")
 
 
 def _visible(session: DB, who: Principal, alert_id: int) -> Alert:
@@ -132,15 +142,22 @@ def list_alerts(
     site: Annotated[str | None, Query(max_length=64)] = None,
     grid: Annotated[str | None, Query(max_length=64)] = None,
     audience: Audience | None = None,
+    rule: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[Instant | None, Query(description="only alerts raised at or after this instant")] = None,
+    until: Annotated[Instant | None, Query(description="only alerts raised before this instant")] = None,
     before: Annotated[int | None, Query(ge=1, le=2**62, description="only alerts with a smaller id (paging)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Alerts this caller may see, newest first."""
     stmt = select(Alert).where(alert_filter(who)).order_by(Alert.id.desc()).limit(limit)
     for column, value in ((Alert.state, state), (Alert.severity, severity), (Alert.site_id, site),
-                          (Alert.grid_id, grid), (Alert.audience, audience)):
+                          (Alert.grid_id, grid), (Alert.audience, audience), (Alert.rule, rule)):
         if value is not None:
             stmt = stmt.where(column == value)
+    if since is not None:
+        stmt = stmt.where(Alert.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Alert.created_at < until)
     if before is not None:
         stmt = stmt.where(Alert.id < before)
     return present_alerts(session, [lifecycle.alert_json(a) for a in session.scalars(stmt)])
@@ -195,7 +212,17 @@ def resolve(alert_id: AlertId, body: ResolveIn, svc: Svc, session: DB,
             who: Annotated[Principal, Depends(require(Permission.ALERTS_HANDLE))]) -> dict[str, Any]:
     """Close the alert with a disposition note."""
     _visible(session, who, alert_id)
-    return _apply(svc, session, lambda: lifecycle.resolve(session, alert_id, _by(who, body.by), body.note, utcnow()))
+    return _apply(svc, session, lambda: lifecycle.resolve(session, alert_id, _by(who, body.by), body.note, utcnow(),
+                                                          body.disposition))
+
+
+@router.put("/{alert_id}/disposition", response_model=AlertOut, responses=errors(404, 409, 422))
+def amend_disposition(alert_id: AlertId, body: DispositionIn, svc: Svc, session: DB,
+                      who: Annotated[Principal, Depends(require(Permission.ALERTS_AMEND))]) -> dict[str, Any]:
+    """Correct how a resolved alert ended (the old value, the new one and why go into its history)."""
+    _visible(session, who, alert_id)
+    return _apply(svc, session, lambda: lifecycle.set_disposition(session, alert_id, body.disposition, who.name,
+                                                                  body.note, utcnow()))
 
 
 def _apply(svc: Services, session: Session, step: Callable[[], lifecycle.AlertChange]) -> dict[str, Any]:
@@ -203,6 +230,9 @@ def _apply(svc: Services, session: Session, step: Callable[[], lifecycle.AlertCh
     try:
         change = step()
         session.commit()
+    except lifecycle.DispositionError as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except lifecycle.AlertError as exc:
         session.rollback()
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None

@@ -50,8 +50,11 @@ def test_sos_reaches_patrol_live_and_is_handled_through_the_api(
                 assert http.post(f"/alerts/{alert['id']}/ack").status_code == 409  # already owned
 
                 assert http.post(f"/alerts/{alert['id']}/resolve", json={"note": " "}).status_code == 422
+                no_outcome = http.post(f"/alerts/{alert['id']}/resolve", json={"note": "好了"})
+                assert no_outcome.status_code == 422 and "disposition" in no_outcome.json()["detail"]
                 resolved = http.post(f"/alerts/{alert['id']}/resolve",
-                                     json={"note": "老人摔倒，已联系家属送医 / fell, family called"}).json()
+                                     json={"note": "老人摔倒，已联系家属送医 / fell, family called",
+                                           "disposition": "handled"}).json()
                 assert resolved["state"] == "resolved"
                 last = next_change(ws)
                 assert last["action"] == "resolved"

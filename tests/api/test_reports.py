@@ -88,7 +88,8 @@ def test_a_report_with_a_photo_becomes_an_alert_routed_to_the_grids_team(
         assert any(public in (row.get("detail") or "") and row["actor"] == "巡逻员 王五" for row in audit), audit
         # The lifecycle is a device alert's: acknowledged and resolved by whoever handles it.
         assert admin.post(f"/alerts/{alert['id']}/ack", json={}).status_code == 200
-        done = admin.post(f"/alerts/{alert['id']}/resolve", json={"note": "已放置警示锥，通知物业"})
+        done = admin.post(f"/alerts/{alert['id']}/resolve", json={"note": "已放置警示锥，通知物业",
+                                                                     "disposition": "referred"})
         assert done.status_code == 200 and done.json()["state"] == "resolved"
 
 

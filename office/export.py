@@ -1,0 +1,76 @@
+"""One report, any of the office's formats: the API's `format=` and `anju report --out FILE` both come here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from office.report import AlertReport
+
+Format = Literal["json", "csv", "xlsx", "pdf"]
+FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "pdf")
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    body: bytes
+    media_type: str
+    filename: str
+
+
+def _json(report: AlertReport, _title: str) -> bytes:
+    return report.model_dump_json(indent=1).encode()
+
+
+def _csv(report: AlertReport, _title: str) -> bytes:
+    from office.csvfile import render_csv
+    return render_csv(report)
+
+
+def _xlsx(report: AlertReport, _title: str) -> bytes:
+    from office.xlsx import render_xlsx
+    return render_xlsx(report)
+
+
+def _pdf(report: AlertReport, title: str) -> bytes:
+    from office.bulletin import render_bulletin  # fpdf2 and the fonts only when a bulletin is asked for
+    return render_bulletin(report, title=title)
+
+
+_WRITERS: dict[str, tuple[str, Callable[[AlertReport, str], bytes]]] = {
+    "json": ("application/json", _json),
+    "csv": ("text/csv; charset=utf-8", _csv),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _xlsx),
+    "pdf": ("application/pdf", _pdf),
+}
+
+
+def period_name(report: AlertReport) -> str:
+    """`2026年11月` for a calendar month in the report's time zone, else `2026-11-03 至 2026-11-09`."""
+    zone = ZoneInfo(report.timezone)
+    first, after = report.since.astimezone(zone), report.until.astimezone(zone)
+    midnight = first.time() == after.time() == datetime.min.time()
+    if midnight and first.day == 1 and after.day == 1 and (after.year * 12 + after.month) - (
+            first.year * 12 + first.month) == 1:
+        return f"{first.year}年{first.month}月"
+    last = report.days[-1] if report.days else first.date()
+    return f"{first.date().isoformat()} 至 {last.isoformat()}"
+
+
+def bulletin_title(report: AlertReport, community: str | None) -> str:
+    """What the bulletin's first page says it is: `和谐社区 2026年11月 月度通报`."""
+    kind = "月度通报" if "月" in period_name(report) and "至" not in period_name(report) else "通报"
+    return " ".join(part for part in (community, period_name(report), kind) if part)
+
+
+def export(report: AlertReport, fmt: str, *, community: str | None = None) -> Export:
+    """The report in `fmt`, with its media type and a file name like `anju-alerts-2026-11-01_2026-12-01.xlsx`."""
+    if fmt not in _WRITERS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    media_type, write = _WRITERS[fmt]
+    zone = ZoneInfo(report.timezone)
+    stem = f"anju-alerts-{report.since.astimezone(zone):%Y-%m-%d}_{report.until.astimezone(zone):%Y-%m-%d}"
+    return Export(write(report, bulletin_title(report, community)), media_type, f"{stem}.{fmt}")
