@@ -221,15 +221,23 @@ def site_targets(session: Session, site_ids: Iterable[str]) -> dict[str, Respons
     return result
 
 
-def _tally(tally: _Tally, row: _Row, targets: ResponseTargets, as_of: datetime, zone: ZoneInfo) -> None:
+Limits = dict[str, tuple[float, float]]
+"""Severity → (acknowledge, resolve) target in seconds, of one site: parsed once per report, not per alert."""
+
+
+def _limits(targets: ResponseTargets) -> Limits:
+    return {severity: (targets.of(severity).acknowledge_seconds, targets.of(severity).resolve_seconds)
+            for severity in SEVERITIES}
+
+
+def _tally(tally: _Tally, row: _Row, limits: Limits, as_of: datetime, zone: ZoneInfo) -> None:
     if row.silenced:
         tally.silenced += 1
         return
     tally.raised += 1
     tally.severities[row.severity] += 1
     tally.daily[row.created.astimezone(zone).date()] += 1
-    target = targets.of(row.severity)
-    ack_target, resolve_target = target.acknowledge_seconds, target.resolve_seconds
+    ack_target, resolve_target = limits.get(row.severity) or limits["minor"]  # a severity of a newer release
     by_person = row.resolved is not None and row.resolved_by != SYSTEM
     first = row.acknowledged or (row.resolved if by_person else None)
     if first is not None:
@@ -296,7 +304,7 @@ def _rows(session: Session, query: ReportQuery, scope: ColumnElement[bool]) -> l
                  created=created, acknowledged=acknowledged, resolved=resolved, resolved_by=resolved_by,
                  disposition=disposition, silenced=silenced_by is not None)
             for (id_, site, grid, rule, severity, title, state, level, created, acknowledged, resolved, resolved_by,
-                 disposition, silenced_by) in session.execute(stmt)]
+                 disposition, silenced_by) in session.connection().execute(stmt)]
 
 
 def _key(row: _Row, group_by: str) -> str | None:
@@ -353,11 +361,12 @@ def build_report(session: Session, query: ReportQuery, *, alert_scope: ColumnEle
     days = local_days(query.since, query.until, timezone)
     rows = _rows(session, query, alert_scope if alert_scope is not None else true())
     targets = site_targets(session, sorted({r.site for r in rows} | ({query.site} if query.site else set())))
+    limits = {site: _limits(t) for site, t in targets.items()}
     total = _Tally()
     groups: defaultdict[str | None, _Tally] = defaultdict(_Tally)
     for row in rows:
-        _tally(total, row, targets[row.site], as_of, zone)
-        _tally(groups[_key(row, query.group_by)], row, targets[row.site], as_of, zone)
+        _tally(total, row, limits[row.site], as_of, zone)
+        _tally(groups[_key(row, query.group_by)], row, limits[row.site], as_of, zone)
     labels = _labels(session, query.group_by, groups)
     availability, per_group = _availability(session, query, device_scope if device_scope is not None else true(),
                                             as_of, query.group_by)

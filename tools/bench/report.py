@@ -155,8 +155,9 @@ def run_report_bench(alerts: int, db_url: str | None = None, formats: tuple[str,
         as_of = until + timedelta(hours=6)
         with sessions() as session:  # the limit: reading the rows the report reads
             started = time.perf_counter()
-            session.execute(select(*REPORT_COLUMNS).where(Alert.created_at >= since, Alert.created_at < until,
-                                                    Alert.parent_id.is_(None)).order_by(Alert.id)).all()
+            month = select(*REPORT_COLUMNS).where(Alert.created_at >= since, Alert.created_at < until,
+                                                  Alert.parent_id.is_(None))
+            session.connection().execute(month.order_by(Alert.id)).all()
             bare = time.perf_counter() - started
         with sessions() as session:
             started = time.perf_counter()
