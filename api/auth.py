@@ -91,7 +91,7 @@ class Principal:
     name: str
     role: Role
     grids: frozenset[str] | None = None
-    """The grids a patrol user covers; None means every grid (every other role)."""
+    """The grids a patrol user (or an office token naming some) covers; None means every grid."""
     team_id: str | None = None
     token_id: int | None = None
 
@@ -131,6 +131,8 @@ def authenticate(session: Session, token: str, admin_token: str | None, now: dat
         if row.team_id:
             team_grids = list(session.scalars(select(Grid.id).where(Grid.team_id == row.team_id)))
         grids = frozenset([*(row.grids or []), *team_grids])
+    elif role is Role.OFFICE and row.grids:  # a street's office over some grids; without grids, every grid
+        grids = frozenset(row.grids)
     return Principal(row.name, role, grids, row.team_id, row.id)
 
 

@@ -45,10 +45,12 @@ def can_see_alert(who: Principal, alert: Mapping[str, Any]) -> bool:
 
 
 def device_filter(who: Principal) -> ColumnElement[bool]:
-    if who.role is Role.PATROL:
+    if who.role is Role.PATROL or (who.role is Role.OFFICE and who.grids):
         return Device.grid_id.in_(sorted(who.grids or ()))
     return true()
 
 
 def can_see_device(who: Principal, device: Device) -> bool:
-    return who.role is not Role.PATROL or device.grid_id in (who.grids or ())
+    if who.role is Role.PATROL or (who.role is Role.OFFICE and who.grids):
+        return device.grid_id in (who.grids or ())
+    return True

@@ -23,7 +23,8 @@ GridId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="who uses it: shown in alert histories")
     role: Role
-    grids: list[GridId] | None = Field(default=None, max_length=1000, description="patrol: the grids covered")
+    grids: list[GridId] | None = Field(default=None, max_length=1000,
+                                       description="patrol (these or `team`) and office (optional): the grids covered")
     team: str | None = Field(default=None, max_length=64, description="patrol: the team, whose grids are covered")
     expires_days: int | None = Field(default=None, ge=1, le=3650)
     login_link: bool = Field(default=False, description="also answer a one-time console login link for it")

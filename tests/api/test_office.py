@@ -124,6 +124,8 @@ def test_dispositions_targets_and_the_report_in_every_format(make_api: Callable[
         assert http.get("/reports/alerts").status_code == 403
     with api.client(api.token("maintenance")) as http:
         assert http.get("/reports/alerts").status_code == 403
-    # An office token limited to other grids sees none of g1's alerts.
+    # An office token limited to another grid (a street's office over some grids) sees none of g1's alerts.
+    with api.admin() as admin:
+        assert admin.put("/grids/g2", json={"site": site_id, "name": "第二网格"}).status_code == 201
     with api.client(api.token("office", grids=["g2"])) as http:
         assert http.get("/reports/alerts").json()["total"]["raised"] == 0
