@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from kernel.config import load_settings
 from kernel.db import make_engine, session_factory
 from kernel.timeutil import utcnow
-from office.export import FORMATS, export
+from office.export import FORMATS, ExportError, export
 from office.period import previous_month, resolve_period
 from office.report import GROUP_BYS, ReportQuery, build_report
 from office.sites import community_name, site_timezone
@@ -58,7 +58,10 @@ def write_report(request: ReportRequest, config: Path | None) -> str:
             query = ReportQuery(since=since, until=until, group_by=request.group_by,  # type: ignore[arg-type]
                                 site=request.site)
             report = build_report(session, query)
-            out = export(report, fmt, community=community_name(session, request.site))
+            try:
+                out = export(report, fmt, community=community_name(session, request.site))
+            except ExportError as exc:
+                raise ValueError(str(exc)) from None
     finally:
         engine.dispose()
     request.out.write_bytes(out.body)

@@ -14,6 +14,10 @@ Format = Literal["json", "csv", "xlsx", "pdf"]
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "pdf")
 
 
+class ExportError(RuntimeError):
+    """A format this host cannot write (the bulletin without a CJK font): the message says what to install."""
+
+
 @dataclass(frozen=True, slots=True)
 class Export:
     body: bytes
@@ -36,8 +40,12 @@ def _xlsx(report: AlertReport, _title: str) -> bytes:
 
 
 def _pdf(report: AlertReport, title: str) -> bytes:
-    from office.bulletin import render_bulletin  # fpdf2 and the fonts only when a bulletin is asked for
-    return render_bulletin(report, title=title)
+    from office.bulletin import BulletinError, render_bulletin  # fpdf2 and the fonts only when asked for
+
+    try:
+        return render_bulletin(report, title=title)
+    except BulletinError as exc:
+        raise ExportError(str(exc)) from None
 
 
 _WRITERS: dict[str, tuple[str, Callable[[AlertReport, str], bytes]]] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import Field
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ from kernel.db.models import Site
 from kernel.siteconfig import ID_PATTERN, ResponseTargets
 from kernel.timeutil import utcnow
 from kernel.vocabulary import Severity
-from office.export import Format, export
+from office.export import ExportError, Format, export
 from office.period import MONTH, resolve_period
 from office.report import AlertReport, GroupBy, ReportQuery, build_report, site_targets
 from office.sites import community_name, site_timezone
@@ -30,7 +30,7 @@ FILES: dict[str, dict[str, str]] = {
     "text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}, "application/pdf": {}}
 
 
-@router.get("/reports/alerts", response_model=AlertReport, responses={**errors(422), 200: {"content": FILES}})
+@router.get("/reports/alerts", response_model=AlertReport, responses={**errors(422, 503), 200: {"content": FILES}})
 def alert_report(
     session: DB,
     who: Reader,
@@ -59,7 +59,10 @@ def alert_report(
         raise unprocessable(str(exc)) from None
     if fmt == "json":
         return report
-    out = export(report, fmt, community=community_name(session, site))
+    try:
+        out = export(report, fmt, community=community_name(session, site))
+    except ExportError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     disposition = f"attachment; filename=\"{out.filename}\"; filename*=UTF-8''{quote(out.filename)}"
     return Response(out.body, media_type=out.media_type, headers={"Content-Disposition": disposition})
 

@@ -21,10 +21,16 @@ Timeline (UTC; the community is on Asia/Shanghai, UTC+8), period = November 2026
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import openpyxl
+import pypdfium2 as pdfium
 import pytest
 
 from alerting import alerts as lifecycle
@@ -279,3 +285,25 @@ def test_a_disposition_is_required_for_critical_and_major_and_corrected_with_his
         steps = [(s["action"], s["note"]) for s in lifecycle.history(session, alert_id)]
     assert ("resolved", "[handled] 处理完毕") in steps
     assert ("disposition_changed", "handled → false_alarm: 家属确认是误按") in steps
+
+
+def test_anju_report_writes_the_bulletin_and_the_workbook_a_cron_job_mails(sqlite_url: str, tmp_path: Path) -> None:
+    """`anju report` in its own process, as cron runs it, on the history above: the same figures as the API's."""
+    with RuleHarness.open(sqlite_url, RuleEngine.from_files(None), SITE, START) as harness:
+        make_history(History(harness))
+    env = {**os.environ, "ANJU_DB__URL": sqlite_url}
+    for name in ("bulletin.pdf", "report.xlsx"):
+        done = subprocess.run([sys.executable, "-m", "anju.cli", "report", "--month", "2026-11", "--out",
+                               str(tmp_path / name)], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "8 alerts, 2 grid groups" in done.stdout
+    pdf = pdfium.PdfDocument((tmp_path / "bulletin.pdf").read_bytes())
+    first = pdf[0].get_textpage().get_text_range()
+    assert "和谐社区" in first and "2026年11月" in first and "第一网格" in first and "62.5%" in first
+    workbook = openpyxl.load_workbook(tmp_path / "report.xlsx")
+    summary = workbook.worksheets[0]
+    rows = [[cell.value for cell in row] for row in summary.iter_rows()]
+    assert any(row[:3] == ["g1", "第一网格", 4] for row in rows), rows[:4]
+    refused = subprocess.run([sys.executable, "-m", "anju.cli", "report", "--month", "2026-13", "--out",
+                              str(tmp_path / "x.pdf")], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "bad month" in refused.stderr
