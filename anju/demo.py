@@ -36,6 +36,7 @@ DEMO_USERS: tuple[tuple[str, str], ...] = (
     ("patrol", "patrol 巡逻 (all four grids)"),
     ("maintenance", "maintenance 运维"),
     ("integrator", "integrator 集成"),
+    ("office", "office 社区办公室 (reports)"),
     ("admin", "admin 管理员"),
 )
 
@@ -47,7 +48,8 @@ def demo_tokens(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str]]:
     from api.routers.tokens import TokenIn, issue_token, login_path
     from kernel.timeutil import utcnow
 
-    names = {"patrol": "巡逻员 张建国", "maintenance": "运维 李工", "integrator": "集成商 王工", "admin": "管理员"}
+    names = {"patrol": "巡逻员 张建国", "maintenance": "运维 李工", "integrator": "集成商 王工",
+             "office": "社区办公室 刘主任", "admin": "管理员"}
     logins = {}
     with sessions.begin() as session:
         grids = list(session.scalars(select(Grid.id).order_by(Grid.id)))
