@@ -153,11 +153,12 @@ def run_report_bench(alerts: int, db_url: str | None = None, formats: tuple[str,
             fill(session, alerts)
         since, until = month_bounds(MONTH, TIMEZONE)
         as_of = until + timedelta(hours=6)
-        with sessions() as session:  # the limit: reading the rows the report reads
+        month = select(*REPORT_COLUMNS).where(Alert.created_at >= since, Alert.created_at < until,
+                                              Alert.parent_id.is_(None)).order_by(Alert.id)
+        with sessions() as session:  # the limit: reading the rows the report reads (once untimed: warm caches)
+            session.connection().execute(month).all()
             started = time.perf_counter()
-            month = select(*REPORT_COLUMNS).where(Alert.created_at >= since, Alert.created_at < until,
-                                                  Alert.parent_id.is_(None))
-            session.connection().execute(month.order_by(Alert.id)).all()
+            session.connection().execute(month).all()
             bare = time.perf_counter() - started
         with sessions() as session:
             started = time.perf_counter()
