@@ -121,3 +121,57 @@ export function asList(data) {
   }
   return [];
 }
+
+// The name a download should be saved under, from `Content-Disposition` (filename*=UTF-8''… first).
+export function attachmentName(header, fallback) {
+  if (!header) return fallback;
+  const star = header.match(/filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim().replace(/^"|"$/g, ''));
+    } catch {
+      // fall through to the plain name
+    }
+  }
+  const plain = header.match(/filename\s*=\s*"([^"]*)"|filename\s*=\s*([^;]+)/);
+  const name = plain && (plain[1] ?? plain[2]);
+  return name ? name.trim() : fallback;
+}
+
+// A file from the API (an export), fetched with the token and saved by the browser under the name the API
+// gives it: an <a download> clicked on a blob URL. Throws ApiError like api() (shown as a toast unless quiet).
+export async function downloadFile(path, { query, fallback = 'download', quiet = false } = {}) {
+  let res;
+  try {
+    res = await fetch(buildUrl(path, query), { headers: { Authorization: `Bearer ${getToken()}` } });
+  } catch {
+    const err = new ApiError(0, null, t('error.network'));
+    if (!quiet) toast(err.message);
+    throw err;
+  }
+  if (!res.ok) {
+    const text = await res.text();
+    let detail = text;
+    try {
+      const data = JSON.parse(text);
+      detail = data && typeof data === 'object' && 'detail' in data ? data.detail : data;
+    } catch {
+      // plain text
+    }
+    const err = new ApiError(res.status, detail, `${t('error.status', { status: res.status })}: ${describeDetail(detail) || res.statusText}`);
+    if (res.status === 401) onUnauthorized(err);
+    else if (!quiet) toast(err.message);
+    throw err;
+  }
+  const name = attachmentName(res.headers.get('Content-Disposition'), fallback);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30000);
+  return name;
+}

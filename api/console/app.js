@@ -13,17 +13,19 @@ import * as patrol from './views/patrol.js';
 import * as maintenance from './views/maintenance.js';
 import * as integrator from './views/integrator.js';
 import * as admin from './views/admin.js';
+import * as office from './views/office.js';
 
-const VIEWS = { patrol, maintenance, integrator, admin };
+const VIEWS = { patrol, maintenance, integrator, office, admin };
 const ROLE_VIEWS = {
   patrol: ['patrol'],
   maintenance: ['maintenance'],
   integrator: ['integrator'],
+  office: ['office'],
   admin: ['patrol', 'maintenance', 'integrator', 'admin'],
 };
-const DEFAULT_VIEW = { patrol: 'patrol', maintenance: 'maintenance', integrator: 'integrator', admin: 'admin' };
+const DEFAULT_VIEW = { patrol: 'patrol', maintenance: 'maintenance', integrator: 'integrator', office: 'office', admin: 'admin' };
 // Whose phone should ring for a critical alert of each audience.
-const ROLE_AUDIENCES = { patrol: ['patrol'], maintenance: ['maintenance'], integrator: [], admin: ['patrol', 'maintenance'] };
+const ROLE_AUDIENCES = { patrol: ['patrol'], maintenance: ['maintenance'], integrator: [], office: [], admin: ['patrol', 'maintenance'] };
 
 const $ = (id) => document.getElementById(id);
 const session = { me: null, stream: null, banner: null, cleanup: null, route: null, focusAlert: null, link: null };

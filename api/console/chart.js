@@ -122,3 +122,82 @@ function formatValue(v) {
   const a = Math.abs(v);
   return a >= 100 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(a >= 10 ? 1 : 2);
 }
+
+// Roughly how wide a label is at `size` px: CJK characters a full em, the rest about half.
+function textWidth(text, size) {
+  let w = 0;
+  for (const ch of String(text)) w += /[\u2e80-\uffff]/.test(ch) ? size : size * 0.58;
+  return w;
+}
+
+function clip(text, maxWidth, size) {
+  const s = String(text);
+  if (textWidth(s, size) <= maxWidth) return s;
+  let out = '';
+  for (const ch of s) {
+    if (textWidth(`${out}${ch}…`, size) > maxWidth) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
+
+// Vertical bars, one per label (alerts raised per day). `labels` and `values` line up; a bar's
+// title (shown on hover) says its label and value; on a narrow chart only every n-th label is written.
+export function barChart({ labels, values, width = 640, height = 200, testid = 'chart', title = (l, v) => `${l}: ${v}` }) {
+  if (!values.length) return h('div', { class: 'chart-empty', testid: `${testid}-empty` }, t('chart.empty'));
+  const W = Math.max(280, Math.round(width));
+  const H = height;
+  const pad = { left: 34, right: 8, top: 10, bottom: 24 };
+  const top = Math.max(...values, 0);
+  const ticks = niceTicks(0, Math.max(top, 1), 4).filter((v) => v >= 0 && Number.isInteger(v));
+  const y1 = ticks[ticks.length - 1] || 1;
+  const plotW = W - pad.left - pad.right;
+  const slot = plotW / values.length;
+  const barW = Math.max(1, Math.min(28, slot * 0.72));
+  const sy = (v) => H - pad.bottom - (v / y1) * (H - pad.top - pad.bottom);
+  const svg = h('svg:svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart bars', role: 'img', 'aria-label': testid, testid });
+  for (const v of ticks) {
+    svg.append(h('svg:line', { class: 'grid-line', x1: pad.left, x2: W - pad.right, y1: sy(v), y2: sy(v) }));
+    svg.append(h('svg:text', { class: 'tick', x: pad.left - 6, y: sy(v) + 4, 'text-anchor': 'end' }, String(v)));
+  }
+  const every = Math.max(1, Math.ceil(values.length / Math.max(1, Math.floor(plotW / 34))));
+  values.forEach((v, i) => {
+    const cx = pad.left + slot * (i + 0.5);
+    if (v > 0) {
+      svg.append(h('svg:rect', { class: 'bar', x: (cx - barW / 2).toFixed(1), y: sy(v).toFixed(1), width: barW.toFixed(1),
+        height: (sy(0) - sy(v)).toFixed(1), rx: Math.min(3, barW / 3), 'data-label': labels[i], 'data-value': String(v) },
+      h('svg:title', {}, title(labels[i], v))));
+    }
+    if (i % every === 0) svg.append(h('svg:text', { class: 'tick', x: cx, y: H - 8, 'text-anchor': 'middle' }, labels[i]));
+  });
+  return h('div', { class: 'chart-box' }, svg);
+}
+
+// Horizontal bars, one row per item: `{label, value, text, cls, key}`; `max` is the full length (100 for
+// shares). A row without a value (nothing counted) shows its text and no bar.
+export function hBarChart({ rows, max, width = 640, testid = 'chart', rowHeight = 26 }) {
+  if (!rows.length) return h('div', { class: 'chart-empty', testid: `${testid}-empty` }, t('chart.empty'));
+  const W = Math.max(280, Math.round(width));
+  const size = 12;
+  const longest = Math.max(...rows.map((r) => textWidth(r.label, size)));
+  const labelW = Math.min(Math.round(W * 0.38), Math.ceil(longest) + 10);
+  const valueW = Math.min(Math.round(W * 0.3), Math.ceil(Math.max(...rows.map((r) => textWidth(r.text ?? '', size)))) + 10);
+  const plotX = labelW + 4;
+  const plotW = Math.max(40, W - plotX - valueW - 4);
+  const full = max ?? Math.max(1, ...rows.map((r) => (typeof r.value === 'number' ? r.value : 0)));
+  const H = rows.length * rowHeight + 4;
+  const svg = h('svg:svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart hbars', role: 'img', 'aria-label': testid, testid });
+  rows.forEach((r, i) => {
+    const y = 2 + i * rowHeight;
+    const mid = y + rowHeight / 2;
+    const g = h('svg:g', { class: 'hbar-row', 'data-key': r.key ?? r.label, 'data-value': r.value === null || r.value === undefined ? '' : String(r.value) },
+      h('svg:title', {}, `${r.label}: ${r.text ?? r.value ?? '—'}`));
+    g.append(h('svg:text', { class: 'tick label', x: labelW, y: mid + 4, 'text-anchor': 'end' }, clip(r.label, labelW - 4, size)));
+    g.append(h('svg:rect', { class: 'track', x: plotX, y: mid - 7, width: plotW, height: 14, rx: 3 }));
+    const len = typeof r.value === 'number' && full > 0 ? Math.max(0, Math.min(1, r.value / full)) * plotW : 0;
+    if (len > 0) g.append(h('svg:rect', { class: ['bar', r.cls], x: plotX, y: mid - 7, width: Math.max(2, len).toFixed(1), height: 14, rx: 3 }));
+    g.append(h('svg:text', { class: 'tick value', x: plotX + plotW + 6, y: mid + 4 }, r.text ?? (typeof r.value === 'number' ? formatValue(r.value) : '—')));
+    svg.append(g);
+  });
+  return h('div', { class: 'chart-box' }, svg);
+}

@@ -16,5 +16,5 @@ export const kindOptions = () => api('/contract', { quiet: true })
   .catch(() => FALLBACK_KINDS)
   .then((kinds) => kinds.map((k) => ({ value: k, label: label('kind', k) })));
 
-export const ROLES = ['patrol', 'maintenance', 'integrator', 'admin'];
+export const ROLES = ['patrol', 'maintenance', 'integrator', 'office', 'admin'];
 export const roleOptions = () => ROLES.map((r) => ({ value: r, label: label('role', r) }));

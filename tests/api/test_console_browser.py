@@ -73,17 +73,26 @@ def test_patrol_sees_a_simulated_sos_live_and_handles_it(community: ApiServer, b
     item.get_by_test_id("ack-button").click()
     handled = page.locator(f"[data-testid=alert-item][data-alert-id='{alert_id}']")
     handled.and_(page.locator("[data-state=acknowledged]")).wait_for(timeout=10_000)
-    handled.click()  # the detail: history, location, the elder's family
+    handled.get_by_test_id("alert-summary").click()  # the detail: history, location, the elder's family
+    handled.get_by_test_id("alert-history").wait_for()
     page.get_by_test_id("resolve-note").wait_for()
     shoot(page, "patrol-detail")
     page.get_by_test_id("resolve-note").fill("已上门，老人摔倒无大碍，已通知家属 / visited, family informed")
+    page.get_by_test_id("resolve-button").click()  # a critical alert must say how it ended: asked before sending
+    error = page.get_by_test_id("resolve-error")
+    error.wait_for()
+    assert "处置结果" in error.inner_text()
+    assert handled.get_attribute("data-state") == "acknowledged"
+    page.get_by_test_id("resolve-disposition").select_option("handled")
+    assert error.is_hidden()
     page.get_by_test_id("resolve-button").click()
 
     with httpx.Client(base_url=api.url + "/api/v1", headers={"Authorization": f"Bearer {patrol}"}) as http:
         done = wait_for(lambda: (a := http.get(f"/alerts/{alert_id}").json())["state"] == "resolved" and a,
                         what="the alert resolved through the console")
     steps = [h["action"] for h in done["history"]]
-    assert "acknowledged" in steps and steps[-1] == "resolved"
+    assert "acknowledged" in steps and steps[-1] == "resolved" and done["disposition"] == "handled"
+    handled.get_by_test_id("disposition-badge").filter(has_text="现场处置").wait_for()
     assert all(h["by"] == "巡逻员 张建国" for h in done["history"] if h["action"] in ("acknowledged", "resolved"))
     assert not errors, errors
 
@@ -148,7 +157,7 @@ def test_patrol_sees_the_picture_of_a_blacklisted_car(community: ApiServer, brow
         publisher.close()
     item = page.locator("[data-testid=alert-item][data-state=open]").filter(has_text=plate).first
     item.wait_for(timeout=60_000)
-    item.click()
+    item.get_by_test_id("alert-summary").click()  # the card's top: the controls below it act
     picture = page.get_by_test_id("alert-picture")
     picture.wait_for(timeout=10_000)
     wait_for(lambda: picture.evaluate("img => img.complete && img.naturalWidth > 0"), 10, 0.1, "the picture shown")
@@ -206,7 +215,7 @@ def test_a_login_link_leaves_no_token_in_the_tab_and_logout_forgets_the_session(
         publisher.close()
     item = page.locator("[data-testid=alert-item][data-state=open]").filter(has_text="辽E99999").first
     item.wait_for(timeout=20_000)
-    item.click()
+    item.get_by_test_id("alert-summary").click()  # the card's top: the controls below it act
     picture = page.get_by_test_id("alert-picture")
     picture.wait_for(timeout=10_000)
     wait_for(lambda: picture.evaluate("img => img.complete && img.naturalWidth > 0"), 10, 0.1, "the picture shown")

@@ -1,25 +1,57 @@
-// One alert card: summary, one-tap acknowledge, resolve with a note, and the
-// detail (contacts, location, history) unfolded in place when tapped.
+// One alert card: summary, one-tap acknowledge, resolve with a note and how it ended (the disposition), and the
+// detail (contacts, location, history) unfolded in place when tapped; for an admin, a resolved alert's
+// disposition can be corrected there (with the reason, kept in its history).
 import { h, replace, pretty } from '../dom.js';
 import { t, label } from '../i18n.js';
 import { api, getToken } from '../api.js';
+import { toast } from '../toast.js';
 import { relTimeEl, absTime, formatLocation } from '../fmt.js';
 import { getDevice, putDevices } from '../store.js';
 import { zoneOf } from './critical-banner.js';
-import { alertCommands } from './commands.js';
+import { alertCommands, permissions } from './commands.js';
 import { liveViewLink } from '../liveview.js';
+
+// How a resolved alert ended (kernel/vocabulary.py DISPOSITIONS), and the severities that must say it.
+export const DISPOSITIONS = ['handled', 'referred', 'false_alarm', 'device_fault', 'test', 'duplicate'];
+export const DISPOSITION_REQUIRED = new Set(['critical', 'major']);
+
+// A select of the dispositions; `placeholder` is the empty first choice's text (null: no empty choice).
+export function dispositionSelect(testid, placeholder, value = '') {
+  const sel = h('select', { class: 'disposition-select', testid, 'aria-label': t('alert.disposition') },
+    placeholder === null ? null : h('option', { value: '' }, placeholder),
+    DISPOSITIONS.map((d) => h('option', { value: d }, label('disposition', d))));
+  sel.value = value || (placeholder === null ? DISPOSITIONS[0] : '');
+  return sel;
+}
+
+// The history notes of a resolution ("[false_alarm] …") and of a correction ("false_alarm → handled: …") name
+// dispositions by key: shown with their labels.
+function historyNote(entry) {
+  const note = entry.note || '';
+  if (entry.action === 'resolved') {
+    const m = note.match(/^\[(\w+)\] ([\s\S]*)$/);
+    if (m && DISPOSITIONS.includes(m[1])) return `${label('disposition', m[1])} · ${m[2]}`;
+  }
+  if (entry.action === 'disposition_changed') {
+    const m = note.match(/^(\w+) → (\w+): ([\s\S]*)$/);
+    if (m) return `${label('disposition', m[1] === 'none' ? 'unspecified' : m[1])} → ${label('disposition', m[2])} · ${m[3]}`;
+  }
+  return note;
+}
 
 export function createAlertItem(initial, { onChange }) {
   let alert = initial;
   let open = false;
   let detailTimer = null;
+  let perms = null; // the caller's permissions (GET /me), once known: who may not handle alerts sees no buttons
 
   const summary = h('div', { class: 'alert-summary', role: 'button', tabindex: '0', 'aria-expanded': 'false', testid: 'alert-summary' });
   const ackBtn = h('button', { type: 'button', class: 'btn primary big', testid: 'ack-button' }, t('alert.ack'));
   const note = h('textarea', { class: 'resolve-note', rows: '1', testid: 'resolve-note', placeholder: t('alert.note_placeholder'), 'aria-label': t('alert.note_placeholder') });
   const resolveBtn = h('button', { type: 'button', class: 'btn big', testid: 'resolve-button' }, t('alert.resolve'));
+  const disposition = dispositionSelect('resolve-disposition', '');
   const resolveErr = h('div', { class: 'field-error', testid: 'resolve-error', hidden: true });
-  const resolveBox = h('div', { class: 'resolve-box' }, h('div', { class: 'resolve-row' }, note, resolveBtn), resolveErr);
+  const resolveBox = h('div', { class: 'resolve-box' }, disposition, h('div', { class: 'resolve-row' }, note, resolveBtn), resolveErr);
   const resolvedInfo = h('div', { class: 'resolved-info' });
   const actions = h('div', { class: 'alert-actions' }, resolvedInfo, ackBtn, resolveBox);
   const detail = h('div', { class: 'alert-detail', testid: 'alert-detail', hidden: true });
@@ -56,9 +88,19 @@ export function createAlertItem(initial, { onChange }) {
   note.addEventListener('input', () => {
     resolveErr.hidden = true;
   });
+  disposition.addEventListener('change', () => {
+    resolveErr.hidden = true;
+    disposition.classList.remove('invalid');
+  });
   resolveBtn.addEventListener('click', async (ev) => {
     ev.stopPropagation();
     const text = note.value.trim();
+    if (!disposition.value && DISPOSITION_REQUIRED.has(alert.severity)) {
+      showResolveError(t('alert.disposition_required', { sev: label('sev', alert.severity) }));
+      disposition.classList.add('invalid');
+      disposition.focus();
+      return;
+    }
     if (!text) {
       showResolveError(t('alert.note_required'));
       note.focus();
@@ -66,8 +108,10 @@ export function createAlertItem(initial, { onChange }) {
     }
     resolveBtn.disabled = true;
     try {
-      const updated = await api(`/alerts/${encodeURIComponent(alert.id)}/resolve`, { method: 'POST', body: { note: text }, quiet: true });
+      const body = { note: text, disposition: disposition.value || undefined };
+      const updated = await api(`/alerts/${encodeURIComponent(alert.id)}/resolve`, { method: 'POST', body, quiet: true });
       note.value = '';
+      disposition.value = '';
       if (updated && updated.id) onChange(updated);
     } catch (err) {
       showResolveError(err.message);
@@ -94,9 +138,9 @@ export function createAlertItem(initial, { onChange }) {
   async function loadDetail() {
     if (!detail.firstChild) replace(detail, h('div', { class: 'muted' }, t('common.loading')));
     try {
-      const full = await api(`/alerts/${encodeURIComponent(alert.id)}`, { quiet: true });
+      const [full, mine] = await Promise.all([api(`/alerts/${encodeURIComponent(alert.id)}`, { quiet: true }), permissions()]);
       if (full && full.device) putDevices([full.device]);
-      replace(detail, renderDetail(full || alert));
+      replace(detail, renderDetail(full || alert, { amend: mine.includes('alerts:amend'), onChange }));
     } catch (err) {
       replace(detail, h('div', { class: 'error-box' }, err.message));
     }
@@ -127,11 +171,17 @@ export function createAlertItem(initial, { onChange }) {
         alert.count > 1 ? h('span', { class: 'badge count', testid: 'alert-count' }, t('alert.count', { n: alert.count })) : null,
         alert.silenced_by ? h('span', { class: 'badge muted' }, t('alert.silenced')) : null,
         alert.grid ? h('span', { class: 'muted small' }, t('alert.grid_fmt', { v: alert.grid })) : null));
-    ackBtn.hidden = alert.state !== 'open';
-    resolveBox.hidden = alert.state === 'resolved';
+    const handles = !perms || perms.includes('alerts:handle');
+    ackBtn.hidden = alert.state !== 'open' || !handles;
+    resolveBox.hidden = alert.state === 'resolved' || !handles;
     resolvedInfo.hidden = alert.state === 'open';
+    const required = DISPOSITION_REQUIRED.has(alert.severity);
+    disposition.options[0].textContent = t(required ? 'alert.disposition_pick_required' : 'alert.disposition_pick');
+    disposition.required = required;
     if (alert.state === 'resolved') {
       replace(resolvedInfo,
+        alert.disposition ? h('span', { class: `badge disp disp-${alert.disposition}`, testid: 'disposition-badge', 'data-disposition': alert.disposition },
+          label('disposition', alert.disposition)) : null, alert.disposition ? ' ' : null,
         t('alert.resolved_by', { by: alert.resolved_by || '—' }), ' ', relTimeEl(alert.resolved_at),
         alert.resolution_note ? h('div', { class: 'note' }, alert.resolution_note) : null);
     } else {
@@ -140,6 +190,10 @@ export function createAlertItem(initial, { onChange }) {
   }
 
   render();
+  permissions().then((p) => {
+    perms = p;
+    render();
+  });
   return {
     el,
     get alert() {
@@ -162,8 +216,9 @@ export function createAlertItem(initial, { onChange }) {
   };
 }
 
-function renderDetail(full) {
+function renderDetail(full, { amend = false, onChange } = {}) {
   const parts = [];
+  if (full.state === 'resolved') parts.push(renderOutcome(full, amend, onChange));
   const contacts = full.contacts;
   if (contacts && (contacts.elder || (contacts.family && contacts.family.length))) {
     parts.push(renderContacts(contacts));
@@ -193,7 +248,7 @@ function renderDetail(full) {
           e.level !== null && e.level !== undefined ? h('span', { class: 'badge level' }, e.level > 0 ? t('alert.level_n', { n: e.level }) : t('alert.level_0')) : null,
           h('span', { class: 'muted' }, absTime(e.at))),
         e.by ? h('div', { class: 'muted small' }, t('alert.by', { by: e.by })) : null,
-        e.note ? h('div', { class: 'note' }, e.note) : null)))
+        e.note ? h('div', { class: 'note' }, historyNote(e)) : null)))
       : h('div', { class: 'muted' }, t('common.empty'))));
   parts.push(renderDeliveries(full.deliveries));
   parts.push(renderLiveView(full.device));
@@ -203,6 +258,52 @@ function renderDetail(full) {
   }
   parts.push(h('div', { class: 'muted small' }, `${t('alert.rule')}: ${full.rule || '—'} · ${t('alert.created')}: ${absTime(full.created_at)} · ${full.id}`));
   return parts;
+}
+
+// How a resolved alert ended, and for an admin (alerts:amend) the form that corrects it: the new disposition
+// and why (PUT /alerts/{id}/disposition; the history keeps the old value, the new one and the reason).
+function renderOutcome(full, amend, onChange) {
+  const shown = full.disposition || 'unspecified';
+  const box = h('section', { class: 'detail-block outcome', testid: 'alert-outcome' },
+    h('h4', {}, t('alert.outcome')),
+    h('dl', { class: 'kv' },
+      h('dt', {}, t('alert.disposition')),
+      h('dd', { testid: 'alert-disposition', 'data-disposition': full.disposition || '' },
+        h('span', { class: `badge disp disp-${shown}` }, label('disposition', shown))),
+      kv(t('alert.resolution_note'), full.resolution_note),
+      kv(t('alert.resolved_at'), `${full.resolved_by || '—'} · ${absTime(full.resolved_at)}`)));
+  if (!amend) return box;
+  const sel = dispositionSelect('amend-disposition', null, full.disposition || '');
+  const reason = h('input', { type: 'text', testid: 'amend-note', placeholder: t('alert.amend_reason'), 'aria-label': t('alert.amend_reason'), maxlength: '2000' });
+  const save = h('button', { type: 'submit', class: 'btn small', testid: 'amend-button' }, t('alert.amend_save'));
+  const err = h('div', { class: 'field-error', hidden: true, testid: 'amend-error' });
+  const form = h('form', { class: 'amend-form', testid: 'amend-form' }, sel, reason, save);
+  const details = h('details', { class: 'amend' }, h('summary', { testid: 'amend-open' }, t('alert.amend')), form, err);
+  reason.addEventListener('input', () => { err.hidden = true; });
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    err.hidden = true;
+    const why = reason.value.trim();
+    if (!why) {
+      err.textContent = t('alert.amend_reason_required');
+      err.hidden = false;
+      reason.focus();
+      return;
+    }
+    save.disabled = true;
+    try {
+      const updated = await api(`/alerts/${encodeURIComponent(full.id)}/disposition`, { method: 'PUT', body: { disposition: sel.value, note: why }, quiet: true });
+      toast(t('alert.amended'), 'ok', 2500);
+      if (updated && updated.id && onChange) onChange(updated);
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+    } finally {
+      save.disabled = false;
+    }
+  });
+  box.append(details);
+  return box;
 }
 
 // Who was told off-app (WeCom, SMS, email…) and how it went: one line per target and step, for a phone's
