@@ -231,8 +231,8 @@ def resolve(session: Session, alert_id: int, by: str, note: str, now: datetime, 
     if alert.state == "resolved":
         raise AlertError(f"alert {alert_id} is already resolved")
     if disposition is None and not by_system and alert.severity in DISPOSITION_REQUIRED:
-        raise DispositionError(f"alert {alert_id} is {alert.severity}: say how it ended (disposition: "
-                               f"{', '.join(DISPOSITIONS)})")
+        raise DispositionError(f"请选择处置结果 / alert {alert_id} is {alert.severity}: say how it ended "
+                               f"(disposition: {', '.join(DISPOSITIONS)})")
     alert.state, alert.resolved_at, alert.resolved_by, alert.updated_at = "resolved", now, by, now
     alert.resolution_note, alert.escalate_at, alert.disposition = note.strip(), None, disposition
     shown = note.strip() if disposition is None else f"[{disposition}] {note.strip()}"

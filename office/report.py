@@ -24,6 +24,7 @@ Judged on what residents live through, so the definitions are explicit (docs/off
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
@@ -49,7 +50,7 @@ GroupBy = Literal["site", "grid", "rule", "severity"]
 GROUP_BYS: tuple[str, ...] = ("site", "grid", "rule", "severity")
 UNSPECIFIED = "unspecified"
 """The disposition of an alert resolved without one (by the system, or before dispositions existed)."""
-SEVERITY_LABELS: dict[str, str] = {"critical": "紧急", "major": "重要", "minor": "一般", "warning": "提示"}
+SEVERITY_LABELS: dict[str, str] = {"critical": "紧急", "major": "重要", "minor": "次要", "warning": "提示"}
 NO_GRID = "未分网格"
 MAX_OVERDUE = 200
 """Overdue alerts listed per group (the oldest first); `overdue_count` says how many there are in all."""
@@ -325,9 +326,12 @@ def _labels(session: Session, group_by: str, keys: Iterable[str | None]) -> dict
 
 
 def _order(group_by: str, key: str | None, label: str) -> tuple[Any, ...]:
+    """Severities most urgent first; others by key in natural order (g2 before g10; Chinese names do not sort as
+    people count: 第一, 第三, 第二), the alerts without a grid last."""
     if group_by == "severity":
         return (SEVERITIES.index(key) if key in SEVERITIES else len(SEVERITIES), key or "")
-    return (key is None, label, key or "")
+    natural = [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", key or "")]
+    return (key is None, natural, label)
 
 
 def _availability(session: Session, query: ReportQuery, device_scope: ColumnElement[bool], as_of: datetime,
