@@ -139,8 +139,9 @@ class VisionSettings(_Section):
     """Recognition processes, one core each; they run beside the gateway, never on its MQTT or processing thread."""
     queue_limit: int = Field(default=64, ge=1)
     """Snapshots waiting for a worker; beyond this a burst's further snapshots are stored unread (counted)."""
-    face_threshold: float = Field(default=0.90, gt=0, le=1)
-    """Cosine similarity from which a face is the enrolled person (vision/faces.py)."""
+    face_threshold: float = Field(default=0.91, gt=0, le=1)
+    """Cosine similarity from which a face is the enrolled person: 0.91 keeps every genuine pair of the shared face
+    set at 0.34 % false accepts (the curve: docs/vision.md#faces)."""
     face_upsample: int = Field(default=0, ge=0, le=2)
     """0 finds faces from about 80 px across (face cameras' close-ups); 1 from about 40 px, at twice the time."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -24,6 +25,8 @@ from pathlib import Path, PurePosixPath
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PLATES_DIR = REPO_ROOT.parent / "shared" / "vision" / "plates"
+DEFAULT_PLATES_MORE_DIR = REPO_ROOT.parent / "shared" / "vision" / "plates-more"
+DEFAULT_FACES_DIR = REPO_ROOT.parent / "shared" / "vision" / "faces"
 
 FACE_SDIST = "face_recognition==1.3.0"
 FACE_SDIST_SHA256 = "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec"
@@ -69,6 +72,101 @@ def plate_set(root: Path | None = None) -> list[tuple[Path, str]]:
         raise EvalSetMissing(f"{len(missing)} plate photo(s) listed in {labels} are missing: {', '.join(missing)}")
     if not rows:
         raise EvalSetMissing(f"{labels} lists no photos")
+    return rows
+
+
+@dataclass(frozen=True)
+class LabelledPlate:
+    """One photo of ``plates-more``: its true plate, what kind of picture it is, and which split it falls in."""
+
+    path: Path
+    plate: str
+    kind: str
+    """``crop`` (the plate picture a camera sends beside the scene) or ``scene``."""
+    colour: str
+    low_light: bool
+    split: str
+    """``tuning`` (what the reader may be adjusted on) or ``validation`` (what is reported)."""
+    others: tuple[str, ...] = ()
+    """Other plates in view (scenes), from the source's annotation: right readings, though not the labelled one."""
+
+    @property
+    def category(self) -> str:
+        return f"{self.kind}/{self.colour}"
+
+
+def split_of(name: str, stratum: list[str]) -> str:
+    """``validation`` or ``tuning`` for the file ``name`` among the file names of its stratum.
+
+    Deterministic and independent of the reader: the stratum's names are ordered by
+    the SHA-256 of their UTF-8 bytes and alternate validation, tuning, validation, ...
+    so every stratum (kind × colour × low light) is halved, its odd one out going to
+    validation. A photo keeps its part when other strata change.
+    """
+    ranked = sorted(stratum, key=lambda n: hashlib.sha256(n.encode("utf-8")).hexdigest())
+    return "validation" if ranked.index(name) % 2 == 0 else "tuning"
+
+
+def plates_more_dir(root: Path | None = None) -> Path:
+    """The argument, else ``ANJU_PLATES_MORE_DIR``, else ``<repo>/../shared/vision/plates-more``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("ANJU_PLATES_MORE_DIR")
+    return Path(env) if env else DEFAULT_PLATES_MORE_DIR
+
+
+def plates_more(root: Path | None = None) -> list[LabelledPlate]:
+    """Every photo of the second plate set, with its kind, colour and split (``labels.tsv`` order)."""
+    root = plates_more_dir(root)
+    labels = root / "labels.tsv"
+    if not labels.is_file():
+        raise EvalSetMissing(f"plate photos not found: no {labels} (set ANJU_PLATES_MORE_DIR)")
+    with labels.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    missing = [r["file"] for r in rows if not (root / r["file"]).is_file()]
+    if missing or not rows:
+        raise EvalSetMissing(f"{labels}: {len(missing)} listed photo(s) missing" if missing else f"{labels} is empty")
+
+    def stratum(r: dict[str, str]) -> tuple[str, str, bool]:
+        return r["kind"], r["colour"], "low light" in r.get("notes", "")
+
+    strata: dict[tuple[str, str, bool], list[str]] = {}
+    for r in rows:
+        strata.setdefault(stratum(r), []).append(r["file"])
+    return [LabelledPlate(root / r["file"], r["plate"], r["kind"], r["colour"], stratum(r)[2],
+                          split_of(r["file"], strata[stratum(r)]), tuple(_OTHERS.findall(r.get("notes", ""))))
+            for r in rows]
+
+
+_OTHERS = re.compile(r"(\S{7,8}) \((?:blue|yellow|green|white|black)\)")
+
+
+@dataclass(frozen=True)
+class LabelledFace:
+    path: Path
+    identity: str
+    """The person; ``_unknown`` for the strangers (each a different person, never a genuine pair)."""
+
+
+def faces_dir(root: Path | None = None) -> Path:
+    """The argument, else ``ANJU_FACES_DIR``, else ``<repo>/../shared/vision/faces``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("ANJU_FACES_DIR")
+    return Path(env) if env else DEFAULT_FACES_DIR
+
+
+def labelled_faces(root: Path | None = None) -> list[LabelledFace]:
+    """Every photo of the shared face set with its identity (``labels.tsv`` order)."""
+    root = faces_dir(root)
+    labels = root / "labels.tsv"
+    if not labels.is_file():
+        raise EvalSetMissing(f"face photos not found: no {labels} (set ANJU_FACES_DIR)")
+    with labels.open(encoding="utf-8", newline="") as fh:
+        rows = [LabelledFace(root / r["file"], r["identity"]) for r in csv.DictReader(fh, delimiter="\t")]
+    missing = [str(f.path) for f in rows if not f.path.is_file()]
+    if missing or not rows:
+        raise EvalSetMissing(f"{labels}: {len(missing)} listed photo(s) missing" if missing else f"{labels} is empty")
     return rows
 
 

@@ -10,25 +10,36 @@ downloaded at run time.  Models are loaded once, lazily, on first use.
 
 from __future__ import annotations
 
+import math
 import os
-import re
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from vision import load_once, package_dir
+from vision import load_once, package_dir, plate_shape
+from vision.plate_grammar import ALNUM, ENDINGS, OFFICE, PROVINCES, Decoded, decode, decode_plate, is_plate_text
 
-PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-_TAIL = "0-9A-HJ-NP-Z"
-# ordinary: province + letter + 5 characters (last may be 挂/学/警/港/澳);
-# new energy (green): province + letter + 6 characters (8 in total).
-_PLATE_RE = re.compile(rf"^[{PROVINCES}][A-HJ-NP-Z](?:[{_TAIL}]{{5}}|[{_TAIL}]{{4}}[挂学警港澳]|[{_TAIL}]{{6}})$")
+__all__ = ["PROVINCES", "PlateReading", "is_plate_text", "plate_color", "read_plates"]
 
 _PLATE_W, _PLATE_H = 168, 48
+_DOUBLE_SIZE = (160, 80)
+"""A detected double-row plate is straightened to 2:1 (440×220 mm) before its rows are cut apart."""
+TOP_GRAMMAR = (PROVINCES, OFFICE)
+BOTTOM_GRAMMAR = (ALNUM, ALNUM, ALNUM, ALNUM, ALNUM + ENDINGS)
+
+CALIBRATION = (0.70, 1.54)
+"""Platt scaling of a reading's confidence: slope on the logit of the weakest character's probability, and
+intercept; fitted on the 97 readings of the tuning split (4 wrong), `anju bench vision` refits it."""
+STRONG = 0.9
+"""A reading this sure (weakest character, or calibrated confidence) needs no second recogniser or layout."""
+UNCERTAIN_BELOW = 0.5
+"""A reading whose calibrated confidence is below this is returned marked ``uncertain``."""
+DROP_BELOW = 0.05
+"""Below this a "reading" is the grammar forcing plate text onto something that is no plate: not returned."""
 
 
 @dataclass(frozen=True)
@@ -36,12 +47,13 @@ class PlateReading:
     text: str
     color: str
     confidence: float
+    """Calibrated: about the probability that ``text`` is exactly right."""
     box: tuple[int, int, int, int]  # x, y, w, h in image pixels
-
-
-def is_plate_text(text: str) -> bool:
-    """True when ``text`` has the shape of a mainland Chinese plate number."""
-    return bool(_PLATE_RE.match(text))
+    uncertain: bool = False
+    """``confidence`` is below ``UNCERTAIN_BELOW``: a watchlist hit on it deserves a second look."""
+    weakest: float = 0.0
+    """The calibration's inputs: the weakest character's probability, and whether both recognisers agreed."""
+    agreed: bool = False
 
 
 def _session(path: Path):
@@ -124,15 +136,16 @@ def detect(models: _Models, image: np.ndarray, max_side: int = 800, threshold: f
     return [(float(scores[k]), boxes[k] / scale, pts[k].reshape(4, 2) / scale) for k in keep]
 
 
-def _rectify(image: np.ndarray, corners: np.ndarray, margin: float = 0.06) -> np.ndarray:
+def _rectify(image: np.ndarray, corners: np.ndarray, margin: float = 0.06,
+             size: tuple[int, int] = (_PLATE_W, _PLATE_H)) -> np.ndarray:
+    width, height = size
     c = corners.astype(np.float32)
     ssum, sdiff = c.sum(1), c[:, 1] - c[:, 0]
     src = np.array([c[ssum.argmin()], c[sdiff.argmin()], c[ssum.argmax()], c[sdiff.argmax()]], dtype=np.float32)
-    mx, my = _PLATE_W * margin, _PLATE_H * margin * 2
-    dst = np.array([[mx, my], [_PLATE_W - mx, my], [_PLATE_W - mx, _PLATE_H - my], [mx, _PLATE_H - my]],
-                   dtype=np.float32)
+    mx, my = width * margin, height * margin * 2
+    dst = np.array([[mx, my], [width - mx, my], [width - mx, height - my], [mx, height - my]], dtype=np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
-    return cv2.warpPerspective(image, m, (_PLATE_W, _PLATE_H), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpPerspective(image, m, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _ctc(session, chars: list[str], crop: np.ndarray, height: int) -> tuple[str, list[float], np.ndarray]:
@@ -167,66 +180,162 @@ def plate_color(crop: np.ndarray) -> str:
     return "black" if np.median(v) < 90 else "white"
 
 
-_DROP = re.compile(r"[\s·•.:：\-_|]")
-_TAIL_FIX = str.maketrans({"O": "0", "I": "1", "o": "0"})
+@dataclass(frozen=True)
+class _Candidate:
+    text: str
+    char_probs: tuple[float, ...]
+    agreed: bool
+    """Both recognisers read the same text (their errors are largely independent)."""
+
+    @property
+    def confidence(self) -> float:
+        return calibrated_confidence(min(self.char_probs))
 
 
-def _province_from(probs: np.ndarray, chars: list[str], limit: int) -> tuple[str, float]:
-    """Best province character over the first ``limit`` CTC frames."""
-    ids = [i for i, c in enumerate(chars) if c and c in PROVINCES]
-    window = probs[: max(1, limit), ids]
-    t, k = np.unravel_index(window.argmax(), window.shape)
-    return chars[ids[k]], float(window[t, k])
+def calibrated_confidence(weakest: float) -> float:
+    """The probability that a reading is exactly right, from its weakest character's probability: a logistic
+    fit (Platt scaling) on the tuning part of ``plates-more``; `anju bench vision` fits it again and shows how
+    it holds on the validation part. (Whether both recognisers agreed is no help: the second one only reads
+    the doubtful plates, so agreement marks the hard ones.)"""
+    w = min(max(weakest, 1e-6), 1 - 1e-6)
+    z = CALIBRATION[0] * math.log(w / (1 - w)) + CALIBRATION[1]
+    return 1 / (1 + math.exp(-z))
 
 
-def _normalise(text: str, confs: list[float], probs: np.ndarray, chars: list[str]) -> tuple[str, float]:
-    kept = [(c, p) for c, p in zip(text, confs, strict=False) if not _DROP.match(c)]
-    if not kept:
-        return "", 0.0
-    # A dropped or misread province character: pick the best province in the first frames.
-    if kept[0][0] not in PROVINCES:
-        first_letter = next((i for i, (c, _) in enumerate(kept) if c in _LETTERS), None)
-        if first_letter is not None and first_letter <= 1:
-            frames = int(np.argmax(probs.argmax(1) != 0)) + 2 if first_letter == 1 else probs.shape[0] // 8
-            prov, p = _province_from(probs, chars, frames)
-            kept = [(prov, p), *kept[first_letter:]]
-    head = "".join(c for c, _ in kept[:2])
-    tail = "".join(c for c, _ in kept[2:])
-    # After the issuing-office letter plates use neither O nor I.
-    tail = tail.translate(_TAIL_FIX)
-    out = head + tail
-    score = float(np.mean([p for _, p in kept]))
-    return out, score
+def _probs(session: Any, crop: np.ndarray, height: int) -> np.ndarray:
+    return _ctc(session, [], crop, height)[2]
 
 
-def _read_crop(models: _Models, crop: np.ndarray) -> tuple[str, float]:
-    candidates = []
-    text, confs, probs = _ctc(models.ocr, models.ocr_chars, crop, 48)
-    candidates.append(_normalise(text, confs, probs, models.ocr_chars))
-    if not is_plate_text(candidates[0][0]):
-        text, confs, probs = _ctc(models.rec, models.rec_chars, crop, 32)
-        candidates.append(_normalise(text, confs, probs, models.rec_chars))
-    valid = [c for c in candidates if is_plate_text(c[0])]
-    return max(valid, key=lambda c: c[1]) if valid else ("", 0.0)
+def _decoded(models: _Models, crop: np.ndarray, grammar: tuple[str, ...] | None) -> list[Decoded]:
+    """The recognisers' best readings of one row under the grammar (None: any plate format).
+
+    PP-OCRv4 reads first; the plate-alphabet recogniser is asked too only when that
+    reading is not strong (a weakest character below ``STRONG``): on most plates one
+    model is enough, and on the doubtful ones a second opinion is what helps. Not the
+    other way round, though the plate recogniser is faster: it was trained mostly on
+    Anhui plates and reads provinces it is unsure of as 皖.
+    """
+    out = []
+    for session, chars, height in ((models.ocr, models.ocr_chars, 48), (models.rec, models.rec_chars, 32)):
+        probs = _probs(session, crop, height)
+        found = decode_plate(probs, chars) if grammar is None else decode(probs, chars, grammar)
+        if found is not None:
+            out.append(found)
+            if found.weakest >= STRONG:
+                break
+    return out
+
+
+def _best(readings: list[Decoded]) -> _Candidate | None:
+    """The reading whose weakest character is strongest; agreement of both recognisers is remembered.
+
+    The province character is PP-OCRv4's (the first reading) whenever it has one: the
+    plate-alphabet recogniser was trained mostly on Anhui plates and says 皖, sure of
+    itself, for provinces it does not know.
+    """
+    if not readings:
+        return None
+    best = max(readings, key=lambda d: d.weakest)
+    agreed = len(readings) > 1 and len({d.text for d in readings}) == 1
+    if agreed:
+        probs = tuple(max(ps) for ps in zip(*(d.char_probs for d in readings), strict=True))
+        return _Candidate(best.text, probs, True)
+    first = readings[0]
+    if best is not first and first.text[:1] in PROVINCES and best.text[:1] != first.text[:1]:
+        return _Candidate(first.text[0] + best.text[1:], (first.char_probs[0], *best.char_probs[1:]), False)
+    return _Candidate(best.text, best.char_probs, False)
+
+
+def _read_single(models: _Models, crop: np.ndarray) -> _Candidate | None:
+    return _best(_decoded(models, crop, None))
+
+
+def _read_double(models: _Models, plate: np.ndarray) -> _Candidate | None:
+    """A yellow double-row plate: the province and office letter on top, five characters below, read apart."""
+    top_img, bottom_img = plate_shape.rows(plate)
+    top = _best(_decoded(models, top_img, TOP_GRAMMAR))
+    bottom = _best(_decoded(models, bottom_img, BOTTOM_GRAMMAR))
+    if top is None or bottom is None or not is_plate_text(top.text + bottom.text):
+        return None
+    return _Candidate(top.text + bottom.text, top.char_probs + bottom.char_probs, top.agreed and bottom.agreed)
+
+
+def _read_picture(models: _Models, picture: np.ndarray, layouts: list[str]) -> _Candidate | None:
+    """Read a plate-sized picture (a warped detection or a camera's plate picture) in the layouts its shape allows."""
+    single = _read_single(models, picture) if "single" in layouts else None
+    double = None
+    if "double" in layouts and (single is None or single.confidence < STRONG):
+        double = _read_double(models, picture)
+    valid = [c for c in (single, double) if c is not None]
+    return max(valid, key=lambda c: c.confidence) if valid else None
+
+
+def _quad_aspect(corners: np.ndarray) -> float:
+    c = corners.astype(np.float32)
+    ssum, sdiff = c.sum(1), c[:, 1] - c[:, 0]
+    tl, tr, br, bl = c[ssum.argmin()], c[sdiff.argmin()], c[ssum.argmax()], c[sdiff.argmax()]
+    width = float(np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
+    height = float(np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    return width / max(height, 1e-3)
 
 
 def read_plates(image: np.ndarray) -> list[PlateReading]:
     """Find and read Chinese licence plates in a BGR image, most confident first.
 
-    Only readings that pass the plate-format check are returned.
+    Every plate the detector finds is read; a picture in which it finds none but
+    whose shape is a plate's (a camera's plate picture) is read as one plate.
+    Only readings that fit the plate format are returned; those whose calibrated
+    confidence is below ``UNCERTAIN_BELOW`` are marked ``uncertain``.
     """
     if image is None or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("expected a BGR image of shape (h, w, 3)")
     models = _models()
-    out = []
+    out: list[PlateReading] = []
     h, w = image.shape[:2]
-    for det_score, (x1, y1, x2, y2), corners in detect(models, image):
+    for _score, (x1, y1, x2, y2), corners in detect(models, image):
         crop = _rectify(image, corners)
-        text, score = _read_crop(models, crop)
-        if not text:
+        found = _read_single(models, crop)
+        if _quad_aspect(corners) <= plate_shape.DOUBLE_ROW[1] and (found is None or found.confidence < STRONG):
+            double = _read_double(models, _rectify(image, corners, size=_DOUBLE_SIZE))
+            if double is not None and (found is None or double.confidence > found.confidence):
+                found = double
+        if found is None or found.confidence < DROP_BELOW:
             continue
         x, y = max(0, int(x1)), max(0, int(y1))
         box = (x, y, min(w, int(x2 + 0.5)) - x, min(h, int(y2 + 0.5)) - y)
-        out.append(PlateReading(text, plate_color(crop), round(score * det_score, 4), box))
+        out.append(_reading(found, crop, box))
+    if not out and (layouts := plate_shape.layouts(image)):
+        found = _read_picture(models, image, layouts)
+        if found is not None and found.confidence >= DROP_BELOW:
+            out.append(_reading(found, image, (0, 0, w, h)))
+    out = _unique(out)
     out.sort(key=lambda r: r.confidence, reverse=True)
     return out
+
+
+def _reading(found: _Candidate, crop: np.ndarray, box: tuple[int, int, int, int]) -> PlateReading:
+    confidence = round(found.confidence, 4)
+    color = plate_color(crop)
+    if len(found.text) == 8 and color not in ("green", "yellow"):
+        color = "green"  # new-energy plates are green (small) or yellow-green (large); the gradient confuses hue
+    return PlateReading(found.text, color, confidence, box, confidence < UNCERTAIN_BELOW,
+                        round(min(found.char_probs), 4), found.agreed)
+
+
+def _unique(readings: list[PlateReading]) -> list[PlateReading]:
+    """One reading per plate: of readings with the same text or overlapping boxes (two detections of one
+    plate), the most confident."""
+    kept: list[PlateReading] = []
+    for r in sorted(readings, key=lambda r: r.confidence, reverse=True):
+        if not any(k.text == r.text or _overlap(k.box, r.box) > 0.3 for k in kept):
+            kept.append(r)
+    return kept
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two x, y, w, h boxes."""
+    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0

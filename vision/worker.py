@@ -28,12 +28,16 @@ class PlateFound:
     color: str
     confidence: float
     box: tuple[int, int, int, int]
+    uncertain: bool = False
 
 
 @dataclass(frozen=True)
 class FaceFound:
     box: tuple[int, int, int, int]
     embedding: list[float]
+    sharpness: float = 0.0
+    """What enrolment judges the photo by (vision.faces.FoundFace)."""
+    turn: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,12 @@ def read_picture(task: str, content: bytes, face_upsample: int = 0) -> ReadResul
     if task == "plate":
         from vision.plates import read_plates
 
-        return ReadResult(task, plates=[PlateFound(r.text, r.color, r.confidence, r.box) for r in read_plates(image)])
+        return ReadResult(task, plates=[PlateFound(r.text, r.color, r.confidence, r.box, r.uncertain)
+                                       for r in read_plates(image)])
     if task == "face":
         from vision.faces import find_faces
 
-        return ReadResult(task, faces=[FaceFound(f.box, [float(x) for x in f.embedding])
+        return ReadResult(task, faces=[FaceFound(f.box, [float(x) for x in f.embedding], f.sharpness, f.turn)
                                        for f in find_faces(image, face_upsample)])
     return ReadResult(task, error=f"unknown task {task!r}")
 

@@ -6,6 +6,9 @@
 - Faces: one photo per person enrolled into a `Gallery`, every other photo a probe
   (`vision.evalset.face_set`): true accepts, false accepts, impostor comparisons at
   or above the threshold, each probe's similarity to each person, `find_faces` latency.
+- Held apart (`tools/bench/vision_more.py`): plates per category on the validation
+  part of ``../shared/vision/plates-more`` with 95 % intervals, and faces over every
+  pair of ``../shared/vision/faces`` (true matches and false accepts by threshold).
 
 The measured part runs on one core (every thread of the process pinned to it on Linux,
 ONNX runtime and OpenCV on one thread). The limits are the issue's targets (≤50 ms per
@@ -30,7 +33,23 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vision.evalset import DEFAULT_PLATES_DIR, EvalSetMissing, FaceSet, face_set, plate_set
+from tools.bench.vision_more import (
+    FacePairsResult,
+    PlatesMoreResult,
+    bench_face_pairs,
+    bench_plates_more,
+    face_pairs_lines,
+    plates_more_lines,
+)
+from vision.evalset import (
+    DEFAULT_PLATES_DIR,
+    EvalSetMissing,
+    FaceSet,
+    face_set,
+    labelled_faces,
+    plate_set,
+    plates_more,
+)
 
 TARGET_PLATE_ACCURACY = 0.97
 TARGET_PLATE_MS = 50.0
@@ -135,6 +154,10 @@ class VisionResult:
     plates_skipped: str | None = None
     faces: FacesResult | None = None
     faces_skipped: str | None = None
+    plates_more: PlatesMoreResult | None = None
+    plates_more_skipped: str | None = None
+    face_pairs: FacePairsResult | None = None
+    face_pairs_skipped: str | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -152,6 +175,12 @@ class VisionResult:
             *(_plates_lines(self.plates, self.repeat) if self.plates else [f"plates: SKIPPED: {self.plates_skipped}"]),
             "",
             *(_faces_lines(self.faces) if self.faces else [f"faces: SKIPPED: {self.faces_skipped}"]),
+            "",
+            *(plates_more_lines(self.plates_more) if self.plates_more
+              else [f"plates, held apart: SKIPPED: {self.plates_more_skipped}"]),
+            "",
+            *(face_pairs_lines(self.face_pairs, TARGET_FACE_TAR, TARGET_FACE_FAR) if self.face_pairs
+              else [f"faces, by pairs: SKIPPED: {self.face_pairs_skipped}"]),
             *(f"note: {n}" for n in self.notes),
         ]
         return "\n".join(lines)
@@ -453,17 +482,24 @@ def run_vision_bench(repeat: int = 3, plates_dir: Path | None = None, face_cache
                      out: Path | None = None) -> VisionResult:
     repeat = max(1, repeat)
     rows, plates_skipped, faces, faces_skipped = _load_sets(plates_dir, face_cache)
-    plates_result = faces_result = None
+    more, more_skipped = _held_apart(plates_more)
+    pairs, pairs_skipped = _held_apart(labelled_faces)
+    plates_result = faces_result = more_result = pairs_result = None
     with one_core() as core:
         start = calibrate()
         if rows:
             plates_result = bench_plates(rows, repeat)
         if faces:
             faces_result = bench_faces(faces, repeat)
+        if more:
+            more_result = bench_plates_more(more, repeat, _decode)
+        if pairs:
+            pairs_result = bench_face_pairs(pairs, _configured_threshold(), _decode)
         end = calibrate()
     result = VisionResult(core=core, repeat=repeat, calibration_start_ms=start, calibration_end_ms=end,
                           plates=plates_result, plates_skipped=plates_skipped, faces=faces_result,
-                          faces_skipped=faces_skipped)
+                          faces_skipped=faces_skipped, plates_more=more_result, plates_more_skipped=more_skipped,
+                          face_pairs=pairs_result, face_pairs_skipped=pairs_skipped)
     for part in (plates_result, faces_result):
         if part is not None:
             part.calibration_multiple = part.p50_ms / result.calibration_ms
@@ -473,6 +509,21 @@ def run_vision_bench(repeat: int = 3, plates_dir: Path | None = None, face_cache
     if out is not None:
         out.write_text(json.dumps(to_json(result), ensure_ascii=False, indent=2), encoding="utf-8")
     return result
+
+
+def _held_apart(load: Callable[[], list[Any]]) -> tuple[list[Any] | None, str | None]:
+    """The shared set, or why it is missing (one missing set never stops the others being measured)."""
+    try:
+        return load(), None
+    except EvalSetMissing as exc:
+        return None, str(exc)
+
+
+def _configured_threshold() -> float:
+    """`vision.face_threshold` of the settings in effect (environment, defaults)."""
+    from kernel.config import load_settings
+
+    return float(load_settings(None).vision.face_threshold)
 
 
 def to_json(result: VisionResult) -> dict[str, Any]:
