@@ -135,7 +135,7 @@ class SnapshotReader:
         for n, plate in enumerate(result.plates):
             self.metrics.pictures.labels("plate", "found").inc()
             out.append({**_base(snapshot_id, n, context), "plate": plate.text, "color": plate.color,
-                        "confidence": plate.confidence, "box": list(plate.box)})
+                        "confidence": plate.confidence, "uncertain": plate.uncertain, "box": list(plate.box)})
         return out
 
     def _face_events(self, snapshot_id: int, context: dict[str, Any], result: ReadResult) -> list[dict[str, Any]]:

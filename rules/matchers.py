@@ -10,7 +10,7 @@ quality and one odd message must not stop the rule engine.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -86,6 +86,21 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+LOOK_ALIKES = ("0DOQ", "8B", "1I", "5S", "2Z")
+"""Characters plate readers mistake for one another (night, dirt, a bolt through a character)."""
+_SWAPS = {c: group.replace(c, "") for group in LOOK_ALIKES for c in group}
+
+
+def near_miss(value: str, listed: Collection[str]) -> bool:
+    """`value` is not in `listed` but becomes a listed value by changing one character into a look-alike.
+
+    Tried by generating the few variants (each position × its look-alikes), so a long list costs no more."""
+    if value in listed:
+        return False
+    return any(value[:i] + other + value[i + 1:] in listed
+               for i, c in enumerate(value) for other in _SWAPS.get(c, ""))
+
+
 class FieldMatcher(BaseModel):
     """Conditions on one payload field. Write `result: denied` or `seconds: {gt: 60}`.
 
@@ -110,6 +125,9 @@ class FieldMatcher(BaseModel):
     on_watchlist: str | None = Field(default=None, pattern=WATCHLIST_NAME)
     """Name of a watchlist (plates, persons) managed through the API; the value must be on it."""
     not_on_watchlist: str | None = Field(default=None, pattern=WATCHLIST_NAME)
+    near_watchlist: str | None = Field(default=None, pattern=WATCHLIST_NAME)
+    """Name of a watchlist; the value is not on it, but one look-alike character away from a value that is
+    (0/D/O/Q, 8/B, 1/I, 5/S, 2/Z: what plate readers confuse): a possible misreading of a listed plate."""
 
     _pattern: re.Pattern[str] | None = PrivateAttr(default=None)
 
@@ -182,6 +200,9 @@ class FieldMatcher(BaseModel):
             return False
         if self.on_watchlist is not None and not (isinstance(plain, str)
                                                   and plain in watchlists.get(self.on_watchlist, ())):
+            return False
+        if self.near_watchlist is not None and not (isinstance(plain, str)
+                                                    and near_miss(plain, watchlists.get(self.near_watchlist, ()))):
             return False
         return not (self.not_on_watchlist is not None and isinstance(plain, str)
                     and plain in watchlists.get(self.not_on_watchlist, ()))

@@ -268,6 +268,15 @@ def _plate_blacklist(ctx: SimContext) -> list[Step]:
             (300, send(ctx, camera, model.plate(BLACKLISTED_PLATE, "blue", "out", 0.96)))]  # turned away
 
 
+def _plate_blacklist_possible(ctx: SimContext) -> list[Step]:
+    camera = pick(ctx, "plate_camera", "lpr-s")
+    model = model_of(ctx, camera, PlateCameraModel)
+    misread = BLACKLISTED_PLATE.replace("1", "I")  # a dirty "1" read as "I": one look-alike away
+    other = BLACKLISTED_PLATE[:-2] + "99"  # two characters away: just another car
+    return [(0, send(ctx, camera, model.plate(misread, "blue", "in", 0.62))),
+            (60, send(ctx, camera, model.plate(other, "blue", "in", 0.97)))]
+
+
 def _vehicle_overstay(ctx: SimContext) -> list[Step]:
     camera = pick(ctx, "plate_camera", "lpr-s")
     model = model_of(ctx, camera, PlateCameraModel)
@@ -503,6 +512,9 @@ RULE_SCRIPTS: dict[str, RuleScript] = {
         RuleScript("plate-blacklist",
                    "a blacklisted car drives in at the south entrance, turned away 5 min later (one alert, count 2)",
                    _plate_blacklist),
+        RuleScript("plate-blacklist-possible",
+                   "the south camera reads the blacklisted plate with its 1 as an I (a possible match), "
+                   "then a car two characters away (no alert)", _plate_blacklist_possible),
         RuleScript("vehicle-overstay",
                    "a resident's car and a visitor's drive in and stay; only the visitor's is reported after 4 h",
                    _vehicle_overstay),

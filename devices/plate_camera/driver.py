@@ -21,6 +21,8 @@ class Plate(Capture):
     plate: str | None = Field(default=None, min_length=1, max_length=16)
     color: str | None = Field(default=None, max_length=16)
     confidence: int | float | None = Field(default=None, ge=0, le=1)
+    uncertain: bool | None = None
+    """Set by Anju's own reader: the calibrated confidence is below its threshold (docs/vision.md)."""
 
 
 class PlateCamera(DeviceDriver):

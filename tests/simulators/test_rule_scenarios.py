@@ -76,6 +76,7 @@ EXPECTED: dict[str, tuple[str, set[str] | str]] = {
     "gate-denied-burst": ("major", {"gate-main-s"}),
     "gate-tamper": ("major", {"gate-y10"}),
     "plate-blacklist": ("major", {"lpr-s"}),
+    "plate-blacklist-possible": ("minor", {"lpr-s"}),
     "vehicle-overstay": ("minor", {"lpr-s"}),
     "face-watchlist": ("major", {"face-main-s"}),
     "face-unknown-night": ("warning", {"face-y08"}),
@@ -237,6 +238,8 @@ def check_details(rule: str, fired: list[Alert]) -> None:
         assert fired[0].count == 2  # the repeat press is counted into the open alert
     elif rule == "plate-blacklist":
         assert fired[0].count == 2  # seen driving in, and again driving out
+    elif rule == "plate-blacklist-possible":
+        assert [a.evidence[0]["data"]["plate"] for a in fired] == ["辽A7X6I3"]  # not the car two characters away
     elif rule == "device-fault":
         assert fired[0].count == 1 and fired[0].evidence[0]["data"]["fault"] == "E17 ir_led"  # repeated: no change
     elif rule == "device-flapping":
