@@ -77,7 +77,8 @@ def test_a_cancel_with_no_open_sos_is_only_stored(run: Recorder) -> None:
     run.feed(observe(device(), "press", LATER))
     alert_id = sos(run).id
     with run.sessions.begin() as session:
-        resolve(session, alert_id, "巡逻员 小张", "老人误按 / pressed by mistake", LATER + timedelta(minutes=5))
+        resolve(session, alert_id, "巡逻员 小张", "老人误按 / pressed by mistake", LATER + timedelta(minutes=5),
+                "false_alarm")
     run.feed(observe(device(), "cancel", LATER + timedelta(minutes=6)))  # resolved: nothing to tell
     run.feed(observe(device("eb2"), "cancel", LATER + timedelta(minutes=6)))  # another button
     assert ACTION not in [a for a, _ in steps(run.sessions, alert_id)]
