@@ -126,7 +126,12 @@ class RuleEngine:
         self.notifier = Notifier(settings, gateway.sessions, gateway.metrics, persons=lambda: self.persons)
         if settings.enabled and settings.workers:
             gateway.add_service(self.notifier)
-            self.listeners.append(self.notifier.wake)
+            self.listeners.append(self._wake_senders)
+
+    def _wake_senders(self, _changes: list[AlertChange]) -> None:
+        """After a commit: the senders look now if that commit queued notifications (else they poll)."""
+        if self.planner is not None and self.planner.take_queued():
+            self.notifier.wake()
 
     def use_notifications(self, settings: NotificationSettings) -> None:
         """Queue notifications for alert steps from now on (the in-process harness calls it; `attach` does)."""
