@@ -5,7 +5,7 @@ import { h, replace } from '../../dom.js';
 import { t } from '../../i18n.js';
 import { api } from '../../api.js';
 import { toast } from '../../toast.js';
-import { siteOptions } from '../../lookups.js';
+import { perSite } from '../../lookups.js';
 import { buildForm, submitting } from '../../components/form.js';
 import { ROSTER_FIELDS, NOTIFY_FIELD } from './org.js';
 
@@ -31,12 +31,7 @@ export function mountEscalation(root) {
   replace(root, h('div', { class: 'section-head' }, h('h2', {}, t('admin.escalation')), chainSel, siteSel), help, box);
   const chain = () => CHAINS.find((c) => c.id === chainSel.value) || CHAINS[0];
 
-  siteOptions().then((opts) => {
-    replace(siteSel, opts.map((o) => h('option', { value: o.value }, o.label)));
-    if (opts.length) load(siteSel.value);
-    else replace(box, h('div', { class: 'empty' }, t('esc.no_sites')));
-  }).catch((e) => replace(box, h('div', { class: 'error-box' }, e.message)));
-  siteSel.addEventListener('change', () => load(siteSel.value));
+  perSite(siteSel, box, load);
   chainSel.addEventListener('change', () => {
     help.textContent = t(chain().help);
     if (siteSel.value) load(siteSel.value);

@@ -6,7 +6,7 @@ import { t, label } from '../../i18n.js';
 import { api, asList } from '../../api.js';
 import { relTimeEl, absTime } from '../../fmt.js';
 import { toast } from '../../toast.js';
-import { siteOptions } from '../../lookups.js';
+import { perSite } from '../../lookups.js';
 import { submitting } from '../../components/form.js';
 import { deliveryState } from '../../components/alert-item.js';
 
@@ -157,12 +157,7 @@ function mountPolicy(box) {
   const siteSel = h('select', { testid: 'policy-site', 'aria-label': t('field.site') });
   const body = h('div', {});
   replace(box, h('div', { class: 'section-head' }, h('h3', {}, t('ntf.policy')), siteSel), h('p', { class: 'muted small' }, t('ntf.policy_help')), body);
-  siteOptions().then((opts) => {
-    replace(siteSel, opts.map((o) => h('option', { value: o.value }, o.label)));
-    if (opts.length) load(siteSel.value);
-    else replace(body, h('div', { class: 'empty' }, t('esc.no_sites')));
-  }).catch((e) => replace(body, h('div', { class: 'error-box' }, e.message)));
-  siteSel.addEventListener('change', () => load(siteSel.value));
+  perSite(siteSel, body, load);
 
   async function load(site) {
     const path = `/sites/${encodeURIComponent(site)}/notifications`;

@@ -4,7 +4,7 @@ import { h, replace } from '../../dom.js';
 import { t, label } from '../../i18n.js';
 import { api } from '../../api.js';
 import { toast } from '../../toast.js';
-import { siteOptions } from '../../lookups.js';
+import { perSite } from '../../lookups.js';
 import { submitting } from '../../components/form.js';
 
 const SEVERITIES = ['critical', 'major', 'minor', 'warning'];
@@ -17,12 +17,7 @@ export function mountTargets(root) {
     h('p', { class: 'muted' }, t('targets.help')),
     box);
 
-  siteOptions().then((opts) => {
-    replace(siteSel, opts.map((o) => h('option', { value: o.value }, o.label)));
-    if (opts.length) load(siteSel.value);
-    else replace(box, h('div', { class: 'empty' }, t('esc.no_sites')));
-  }).catch((e) => replace(box, h('div', { class: 'error-box' }, e.message)));
-  siteSel.addEventListener('change', () => load(siteSel.value));
+  perSite(siteSel, box, load);
 
   async function load(site) {
     replace(box, h('div', { class: 'muted' }, t('common.loading')));
