@@ -130,7 +130,7 @@ class RuleEngine:
 
     def _wake_senders(self, _changes: list[AlertChange]) -> None:
         """After a commit: the senders look now if that commit queued notifications (else they poll)."""
-        if self.planner is not None and self.planner.take_queued():
+        if self.planner is not None and self.notifier is not None and self.planner.take_queued():
             self.notifier.wake()
 
     def use_notifications(self, settings: NotificationSettings) -> None:
