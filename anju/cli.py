@@ -222,43 +222,53 @@ app.add_typer(bench_app, name="bench")
 
 @bench_app.command("ingest")
 def bench_ingest(
-    broker: Annotated[str | None, typer.Option(help="broker URL (default: a private Mosquitto configured for load)")]
-    = None,
+    broker: Annotated[str | None, typer.Option(help="broker URL (default: a private Mosquitto per run, configured "
+                                                    "for load)")] = None,
     devices: Annotated[int, typer.Option(help="simulated devices")] = 500,
-    rate: Annotated[float, typer.Option(help="offered messages per second (high = as fast as possible)")] = 100_000,
-    duration: Annotated[float, typer.Option(help="seconds of traffic")] = 15.0,
-    db: Annotated[str | None, typer.Option(help="database URL (default: a fresh SQLite file)")] = None,
+    rate: Annotated[float, typer.Option(help="offered messages per second of the fixed-rate run")] = 1000.0,
+    duration: Annotated[float, typer.Option(help="seconds of traffic per run (and per sweep step)")] = 15.0,
+    db: Annotated[str | None, typer.Option(help="default: a fresh SQLite file per run; a PostgreSQL URL: the "
+                                                "server where a fresh database is created per run")] = None,
     influx_url: Annotated[str | None, typer.Option(help="send readings to this InfluxDB (or VictoriaMetrics) "
                                                         "instead of the SQL store")] = None,
-    out: Annotated[Path | None, typer.Option(help="write the result as JSON here")] = None,
+    out: Annotated[Path | None, typer.Option(help="write every figure as JSON here")] = None,
+    publishers: Annotated[int, typer.Option(help="load generator processes sharing the rate")] = 2,
+    mix: Annotated[str, typer.Option(help="issue: 60 % elder heartbeats, 30 % gate passes, 10 % fence "
+                                          "telemetry; all-kinds: the five kinds in turn, each its routine mix")]
+    = "issue",
+    kind: Annotated[str | None, typer.Option(help="every simulated device of this kind, its routine mix "
+                                                  "(instead of --mix)")] = None,
+    saturate: Annotated[bool, typer.Option(help="after the fixed-rate run, a sweep (2k, 4k, 8k… msg/s) until the "
+                                                "gateway falls behind or sheds")] = False,
     workers: Annotated[str | None, typer.Option(help="N `anju serve` worker processes sharing one subscription, "
                                                      "or a list 1,2,3 (one run each, fresh database); more than "
-                                                     "one needs --db postgresql+psycopg://... (default: one "
-                                                     "gateway inside this process)")] = None,
-    kind: Annotated[str | None, typer.Option(help="with --workers: every simulated device of this kind (default: "
-                                                  "the five kinds in turn)")] = None,
+                                                     "one needs --db postgresql+psycopg://...")] = None,
 ) -> None:
-    """Gateway end-to-end processed rate vs. a bare paho subscriber on the same traffic (target >= 0.7x)."""
-    from devices import KINDS
+    """The gateway (`anju serve`, own process) against a bare paho subscriber on the same traffic: rates, and
+    CPU per message of each."""
     from tools.bench.ingest import run_ingest_bench
+    from tools.bench.mixes import check_mix
     from tools.bench.workers import check_workers_database, parse_worker_counts, run_workers_bench
 
     _logging("WARNING")
-    if workers is None:
-        if kind is not None:
-            raise typer.BadParameter("only with --workers", param_hint="--kind")
-        result = run_ingest_bench(broker, devices, rate, duration, db, out, influx_url)
-        typer.echo(result.summary())
-        return
     try:
-        counts = parse_worker_counts(workers)
-        check_workers_database(counts, db)
-        if kind is not None and kind not in KINDS:
-            raise ValueError(f"--kind {kind!r}: one of {', '.join(KINDS)}")
+        check_mix(mix, kind)
+        if publishers < 1:
+            raise ValueError("--publishers must be at least 1")
+        counts = parse_worker_counts(workers) if workers is not None else None
+        if counts is not None:
+            check_workers_database(counts, db)
+            if saturate:
+                raise ValueError("--saturate runs one gateway: leave out --workers")
     except ValueError as exc:
         typer.echo(f"anju bench ingest: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(run_workers_bench(counts, broker, devices, rate, duration, db, out, influx_url, kind).summary())
+    if counts is None:
+        typer.echo(run_ingest_bench(broker, devices, rate, duration, db, out, influx_url, mix=mix, kind=kind,
+                                    publishers=publishers, saturate=saturate).summary())
+        return
+    typer.echo(run_workers_bench(counts, broker, devices, rate, duration, db, out, influx_url, kind, mix,
+                                 publishers).summary())
 
 
 @bench_app.command("latency")

@@ -1,43 +1,57 @@
-"""`anju bench ingest`: the gateway's end-to-end processed rate against a bare MQTT subscriber.
+"""`anju bench ingest`: what one gateway costs per message, and the rate it holds, in production shape.
 
-Both receive the same simulated traffic on the same broker in the same run, so
-the ratio says what the gateway's work (decode, validate, dedup, store, health)
-costs relative to just receiving, whatever else the machine is doing.
+Every part is its own process (`tools.bench.rig`): `anju serve` with its rules
+and API on a fresh database, publishers sending pre-serialised payloads that
+together can offer several times the gateway's rate (`tools.bench.loadgen`),
+and a bare paho subscriber receiving the same traffic. The load generator and
+the limit never share the gateway's interpreter, so the figures are the
+gateway's: its CPU per message against the bare subscriber's on the same
+messages (from /proc), and whether it kept up.
 
-Two shapes:
-
-- in-process (`run_ingest_bench`, no `--workers`): one `Gateway` object (no rule
-  engine, no API), the simulator and the bare subscriber as threads of this
-  process. Quick, and it is the figure the README has quoted since the start.
-- `--workers N` (`run_workers_bench`): production shape, every part its own
-  process: N `anju serve` workers sharing one subscription (`$share/anju/...`,
-  the built-in rules and the API included, as deployed), `anju simulate` for the
-  load and `tools.bench.bare --count` for the limit. It adds what scale-out needs:
-  each worker's CPU cost per message, which sizes machines (docs/deployment.md).
+A run at a fixed offered rate (`--rate`, default 1,000 msg/s) always; with
+`--saturate` a sweep after it (2k, 4k, 8k… msg/s, each `--duration` seconds on
+a fresh gateway) that stops at the first rate the gateway does not hold (then one
+row halfway back), giving the highest offered rate held with nothing shed and
+the saturated processed rate.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import os
 import tempfile
-import threading
-import time
-import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
-import yaml
+from tools.bench.mixes import describe_mix
+from tools.bench.probes import write_site_file
+from tools.bench.rig import IngestRow, RowSpec, describe_setup, run_fresh_row
 
-from gateway.service import Gateway
-from kernel.config import load_settings
-from kernel.mqtt import forget_session, plain_client
-from tools.bench.mosquitto import ManagedMosquitto
+SWEEP_START = 2000.0
+SWEEP_STEPS = 8
+"""At most 2k … 256k msg/s: the sweep ends long before on any machine the gateway runs on."""
+LOAD_LIMITED = 0.9
+"""A sweep step whose publishers achieved less than this share of its rate measured the load generator."""
 
-TARGET_RATIO = 0.7
-SITE = "bench"
+
+def sweep(run: Callable[[float], IngestRow], start: float = SWEEP_START, steps: int = SWEEP_STEPS) -> list[IngestRow]:
+    """Rows at `start`, twice that, … until one is not held (the gateway fell behind, shed or lost) or the
+    publishers could not offer the rate (going higher would only measure them). Where a held rate and one
+    not held are a doubling apart, one more row halfway between narrows the highest rate held."""
+    rows: list[IngestRow] = []
+    rate = start
+    for _ in range(steps):
+        row = run(rate)
+        rows.append(row)
+        if row.offered_actual < LOAD_LIMITED * rate:
+            break
+        if not row.held:
+            if len(rows) > 1:
+                rows.append(run(rate * 0.75))
+            break
+        rate *= 2
+    return rows
 
 
 @dataclass
@@ -45,146 +59,94 @@ class IngestResult:
     broker: str
     database: str
     devices: int
-    offered_rate: float
-    published: int
-    bare_received: int
-    bare_rate: float
-    gateway_processed: int
-    gateway_rate: float
-    ratio: float
-    target_ratio: float
-    broker_dropped: int | None
-    gateway_shed: int
-    """QoS 0 telemetry the gateway dropped because its queue was over `queue_limit` (overload policy)."""
-    dead_letters: int
+    mix: str
+    duration: float
+    cores: int
+    fixed: IngestRow
+    sweep: list[IngestRow] = field(default_factory=list)
+    held_rate: float | None = None
+    """The highest offered rate (asked) of a row held with nothing shed or lost, fixed run and sweep."""
+    saturated_rate: float | None = None
+    """The processed rate of the sweep's rows that were not held: the gateway's rate with more offered."""
+    load_limited: bool = False
+    """A sweep row's publishers achieved less than `LOAD_LIMITED` of its rate: there the load generator (or the
+    broker taking its messages) was the limit, not the gateway."""
 
     def summary(self) -> str:
-        verdict = "OK" if self.ratio >= self.target_ratio and self.gateway_processed >= self.published else "BELOW"
-        dropped = "unknown" if self.broker_dropped is None else str(self.broker_dropped)
-        return (
-            f"published {self.published} messages from {self.devices} devices ({self.broker}, {self.database})\n"
-            f"bare subscriber : {self.bare_received:>8} received  {self.bare_rate:>9.0f} msg/s\n"
-            f"gateway         : {self.gateway_processed:>8} processed {self.gateway_rate:>9.0f} msg/s\n"
-            f"ratio {self.ratio:.2f} (target >= {self.target_ratio})  broker dropped: {dropped}  "
-            f"gateway shed (QoS 0 over queue limit): {self.gateway_shed}  dead letters: {self.dead_letters}"
-            f"  -> {verdict}"
-        )
+        lines = [f"{self.devices} devices ({self.mix}), {self.duration:.0f} s per run, {self.broker}, "
+                 f"{self.database}, {self.cores} cores; gateway = `anju serve` (rules, API), every part its own "
+                 f"process", *describe_row(self.fixed)]
+        if self.sweep:
+            lines.append(f"sweep: {'offered':>8} {'achieved':>8} {'processed/s':>11} {'shed':>6} {'lost':>5} "
+                         f"{'gateway ms/msg':>14} {'bare ms/msg':>11} {'ratio':>5}  held")
+            for row in self.sweep:
+                lines.append(f"       {row.offered_rate:>8.0f} {row.offered_actual:>8.0f} {row.rate:>11.0f} "
+                             f"{row.shed:>6} {row.lost:>5} {_ms(row.gateway_cpu_ms_per_msg, 3):>14} "
+                             f"{_ms(row.bare_cpu_ms_per_msg, 3):>11} {_ms(row.cpu_ratio, 1):>5}  "
+                             f"{'yes' if row.held else 'NO'}")
+            held = "none" if self.held_rate is None else f"{self.held_rate:.0f} msg/s"
+            saturated = ("not reached" if self.saturated_rate is None else f"{self.saturated_rate:.0f} msg/s")
+            lines.append(f"highest offered rate held with nothing shed: {held}; saturated processed rate: "
+                         f"{saturated}" + ("; the sweep stopped where the publishers could not offer more"
+                                           if self.load_limited else ""))
+            lines.append("(held: nothing shed or lost and processed at >= 95 % of the achieved offered rate)")
+        if self.fixed.lost or any(row.lost for row in self.sweep):
+            lines.append("LOST MESSAGES: some published messages were neither stored, dead-lettered nor shed.")
+        return "\n".join(lines)
 
 
-class _Counter:
-    """Counts messages and remembers the first and last arrival times."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.first = 0.0
-        self.last = 0.0
-        self.lock = threading.Lock()
-
-    def add(self, n: int = 1) -> None:
-        now = time.perf_counter()
-        with self.lock:
-            if self.count == 0:
-                self.first = now
-            self.count += n
-            self.last = now
-
-    def rate(self) -> float:
-        span = self.last - self.first
-        return self.count / span if span > 0 else 0.0
+def _ms(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _bare_subscriber(url: str, counter: _Counter, dropped: dict[str, int]) -> mqtt.Client:
-    client, addr = plain_client(url, f"bench-bare-{uuid.uuid4().hex[:6]}", "bench-bare")
-
-    def on_connect(c: mqtt.Client, *_: Any) -> None:
-        c.subscribe([(f"anju/v1/{SITE}/+/+/+", 1), ("$SYS/broker/publish/messages/dropped", 0)])
-
-    def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic.startswith("$SYS"):
-            with contextlib.suppress(ValueError):
-                dropped["now"] = int(msg.payload)
-                dropped.setdefault("start", dropped["now"])
-            return
-        counter.add()
-
-    client.on_connect = on_connect
-    client.on_message = on_message
-    client.connect(addr.host, addr.port)
-    client.loop_start()
-    return client
+def describe_row(row: IngestRow) -> list[str]:
+    """The fixed-rate run in words: rates, counts, then CPU per message of each process."""
+    dropped = "?" if row.broker_dropped is None else str(row.broker_dropped)
+    per_second = ("-" if row.gateway_msgs_per_cpu_second is None
+                  else f"{row.gateway_msgs_per_cpu_second:,.0f}")
+    thousandth = [_ms(None if v is None else v / 1000, 3) for v in
+                  (row.broker_cpu_ms_per_1k, row.load_cpu_ms_per_1k, row.database_cpu_ms_per_1k)]
+    return [
+        f"offered {row.offered_rate:.0f} msg/s: {row.published} published at {row.offered_actual:.0f} msg/s by "
+        f"{row.publishers} publishers ({row.backpressure_waits} waits for the broker)",
+        f"gateway : {row.processed:>8} processed {row.rate:>7.0f} msg/s  (stored {row.stored}, shed {row.shed}, "
+        f"lost {row.lost}, dead letters {row.dead_letters}, broker dropped {dropped})"
+        f" -> {'held' if row.held else 'NOT HELD'}",
+        f"bare    : {row.bare_received:>8} received  {row.bare_rate:>7.0f} msg/s",
+        f"CPU per message: gateway {_ms(row.gateway_cpu_ms_per_msg, 3)} ms ({per_second} msg per CPU-second), "
+        f"bare subscriber {_ms(row.bare_cpu_ms_per_msg, 3)} ms, ratio {_ms(row.cpu_ratio, 1)}",
+        f"                 broker {thousandth[0]} ms, publishers {thousandth[1]} ms, PostgreSQL {thousandth[2]} ms",
+    ]
 
 
 def run_ingest_bench(broker_url: str | None, devices: int, rate: float, duration: float, db_url: str | None,
-                     out: Path | None = None, influx_url: str | None = None) -> IngestResult:
-    """`influx_url`: readings go to InfluxDB (or VictoriaMetrics) through the on-disk buffer instead of SQL."""
-    from simulators.load import synthetic_devices
-    from simulators.runner import run_simulation
+                     out: Path | None = None, influx_url: str | None = None, *, mix: str = "issue",
+                     kind: str | None = None, publishers: int = 2, saturate: bool = False,
+                     sweep_start: float = SWEEP_START) -> IngestResult:
+    """The fixed-rate row, then (`saturate`) the sweep; each row on a fresh private broker (unless
+    `broker_url`) and a fresh database: SQLite, or one created beside the PostgreSQL `db_url`."""
+    workdir = Path(tempfile.mkdtemp(prefix="anju-bench-ingest-"))
+    site_file = write_site_file(workdir, devices, mix, kind)
+    count = 0
 
-    workdir = Path(tempfile.mkdtemp(prefix="anju-bench-"))
-    managed = None
-    if broker_url is None:
-        managed = ManagedMosquitto()
-        managed.start()
-        broker_url = managed.url
-    site_file = workdir / "site.yaml"
-    site_file.write_text(yaml.safe_dump({"sites": [{
-        "id": SITE, "name": "bench",
-        "devices": [{"id": d.device_id, "kind": d.kind} for d in synthetic_devices(devices)],
-    }]}), encoding="utf-8")
-    db_url = db_url or f"sqlite:///{workdir / 'bench.db'}"
-    client_id = f"anju-bench-{uuid.uuid4().hex[:6]}"
-    gateway_url = broker_url if "@" in broker_url else broker_url.replace("://", "://anju-bench@", 1)
-    timeseries = ({"backend": "influxdb", "url": influx_url, "buffer_dir": str(workdir / "buffer")}
-                  if influx_url else {})
-    settings = load_settings(mqtt={"url": gateway_url, "client_id": client_id}, db={"url": db_url},
-                             site_file=str(site_file), timeseries=timeseries)
-    gateway = Gateway(settings)
-    bare_count = _Counter()
-    dropped: dict[str, int] = {}
-    bare = None
-    try:
-        gateway.start()
-        if not gateway.wait_connected(10):
-            raise RuntimeError(f"gateway could not connect to {broker_url}")
-        bare = _bare_subscriber(broker_url, bare_count, dropped)
-        time.sleep(0.5)
+    def run(at: float) -> IngestRow:
+        nonlocal count
+        count += 1
+        spec = RowSpec(workers=1, shared=False, site_file=site_file, devices=devices, rate=at, duration=duration,
+                       workdir=workdir / f"run-{count}-{at:.0f}", mix=mix, kind=kind, publishers=publishers,
+                       influx_url=influx_url)
+        return run_fresh_row(spec, broker_url, db_url)
 
-        processed = _Counter()
-        # Every message the gateway finished (accepted, duplicate or rejected), counted as its batch commits.
-        gateway.batch_listeners.append(lambda batch, _result: processed.add(len(batch)))
-        report = run_simulation(broker_url, scenario="load", devices=devices, rate=rate, duration=duration,
-                                seed=1, site_file=str(site_file))
-        published = report.total_published
-        deadline = time.monotonic() + 60
-        shed = lambda: gateway.metrics.total("anju_qos0_shed_total")  # noqa: E731
-        while ((processed.count + shed() < published or bare_count.count < published)
-               and time.monotonic() < deadline):
-            time.sleep(0.05)
-        time.sleep(1.2)  # one more $SYS interval
-        result = IngestResult(
-            broker=broker_url if managed is None else f"{broker_url} (private Mosquitto, configured for load)",
-            database=db_url.split("://", 1)[0],
-            devices=devices,
-            offered_rate=rate,
-            published=published,
-            bare_received=bare_count.count,
-            bare_rate=bare_count.rate(),
-            gateway_processed=processed.count,
-            gateway_rate=processed.rate(),
-            ratio=processed.rate() / bare_count.rate() if bare_count.rate() else 0.0,
-            target_ratio=TARGET_RATIO,
-            broker_dropped=(dropped["now"] - dropped["start"]) if "now" in dropped else None,
-            gateway_shed=int(gateway.metrics.total("anju_qos0_shed_total")),
-            dead_letters=int(gateway.metrics.total("anju_dead_letters_total")),
-        )
-    finally:
-        if bare is not None:
-            bare.disconnect()
-            bare.loop_stop()
-        gateway.stop(drain_seconds=2)
-        forget_session(broker_url, client_id)
-        if managed is not None:
-            managed.stop()
+    fixed = run(rate)
+    rows = sweep(run, sweep_start) if saturate else []
+    held = [r.offered_rate for r in [fixed, *rows] if r.held]
+    behind = [r.rate for r in rows if not r.held]
+    broker, database = describe_setup(broker_url, db_url, influx_url)
+    result = IngestResult(
+        broker=broker, database=database, devices=devices, mix=describe_mix(mix, kind), duration=duration,
+        cores=os.cpu_count() or 1, fixed=fixed, sweep=rows, held_rate=max(held) if held else None,
+        saturated_rate=max(behind) if behind else None,
+        load_limited=any(r.offered_actual < LOAD_LIMITED * r.offered_rate for r in rows))
     if out is not None:
         out.write_text(json.dumps({"benchmark": "ingest", **asdict(result)}, indent=2), encoding="utf-8")
     return result

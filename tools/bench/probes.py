@@ -1,11 +1,10 @@
-"""What the production-shape bench (`tools.bench.workers`) measures with: a fresh database per row, CPU from
+"""What the production-shape ingest bench (`tools.bench.rig`) measures with: a fresh database per row, CPU from
 /proc, the workers' /metrics polled for their processed counts, and a bare subscriber in a process of its own."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from kernel.db import make_engine
-from tools.bench.ingest import SITE
+from tools.bench.mixes import SITE, mix_devices
 from tools.bench.processes import cpu_seconds
 
 POLL_INTERVAL = 0.5
@@ -233,14 +232,6 @@ class BareCounter(threading.Thread):
         self.process.wait(10)
 
 
-def published_count(simulate_output: str) -> int:
-    """The simulator's own count, from its report line `published N messages (R/s); ...`."""
-    match = re.search(r"^published (\d+) messages", simulate_output, re.MULTILINE)
-    if match is None:
-        raise RuntimeError(f"no 'published N messages' line in the simulator's report:\n{simulate_output[-2000:]}")
-    return int(match.group(1))
-
-
 def stored_ids(db_url: str) -> int:
     """Rows of `processed_messages`: each (device, msg_id) committed, once, whichever worker and however often
     it was tried. Every load message has a msg_id, so this counts exactly what /metrics counts at least once."""
@@ -256,13 +247,12 @@ def per_1k(cpu: float | None, messages: int) -> float | None:
     return cpu * 1000 / (messages / 1000) if cpu is not None and messages else None
 
 
-def write_site_file(workdir: Path, devices: int, kind: str | None = None) -> Path:
-    from simulators.load import synthetic_devices
-
+def write_site_file(workdir: Path, devices: int, mix: str = "all-kinds", kind: str | None = None) -> Path:
+    """Registers the run's devices with the gateway: a message from an unknown device is dead-lettered."""
     site_file = workdir / "site.yaml"
     site_file.write_text(yaml.safe_dump({"sites": [{
         "id": SITE, "name": "bench",
-        "devices": [{"id": d.device_id, "kind": d.kind} for d in synthetic_devices(devices, kind)],
+        "devices": [{"id": d.device_id, "kind": d.kind} for d in mix_devices(mix, devices, kind)],
     }]}), encoding="utf-8")
     return site_file
 
