@@ -47,12 +47,17 @@ class EvalSetMissing(RuntimeError):
 # -- plates ----------------------------------------------------------------------------------------
 
 
-def plates_dir(root: Path | None = None) -> Path:
-    """Where the plate photos are: the argument, else ``ANJU_PLATES_DIR``, else ``<repo>/../shared/vision/plates``."""
+def _photo_dir(root: Path | None, variable: str, default: Path) -> Path:
+    """The argument, else the environment variable, else the shared folder beside the repository."""
     if root is not None:
         return Path(root)
-    env = os.environ.get("ANJU_PLATES_DIR")
-    return Path(env) if env else DEFAULT_PLATES_DIR
+    env = os.environ.get(variable)
+    return Path(env) if env else default
+
+
+def plates_dir(root: Path | None = None) -> Path:
+    """Where the plate photos are: the argument, else ``ANJU_PLATES_DIR``, else ``<repo>/../shared/vision/plates``."""
+    return _photo_dir(root, "ANJU_PLATES_DIR", DEFAULT_PLATES_DIR)
 
 
 def plate_set(root: Path | None = None) -> list[tuple[Path, str]]:
@@ -109,10 +114,7 @@ def split_of(name: str, stratum: list[str]) -> str:
 
 def plates_more_dir(root: Path | None = None) -> Path:
     """The argument, else ``ANJU_PLATES_MORE_DIR``, else ``<repo>/../shared/vision/plates-more``."""
-    if root is not None:
-        return Path(root)
-    env = os.environ.get("ANJU_PLATES_MORE_DIR")
-    return Path(env) if env else DEFAULT_PLATES_MORE_DIR
+    return _photo_dir(root, "ANJU_PLATES_MORE_DIR", DEFAULT_PLATES_MORE_DIR)
 
 
 def plates_more(root: Path | None = None) -> list[LabelledPlate]:
@@ -150,10 +152,7 @@ class LabelledFace:
 
 def faces_dir(root: Path | None = None) -> Path:
     """The argument, else ``ANJU_FACES_DIR``, else ``<repo>/../shared/vision/faces``."""
-    if root is not None:
-        return Path(root)
-    env = os.environ.get("ANJU_FACES_DIR")
-    return Path(env) if env else DEFAULT_FACES_DIR
+    return _photo_dir(root, "ANJU_FACES_DIR", DEFAULT_FACES_DIR)
 
 
 def labelled_faces(root: Path | None = None) -> list[LabelledFace]:

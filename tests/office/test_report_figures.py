@@ -85,6 +85,14 @@ class History:
         with self.h.sessions.begin() as session:
             lifecycle.resolve(session, alert_id, "张三", "处理完毕", self.h.now, disposition)
 
+    def handle(self, alert_id: int, ack_after: float | None, resolve_after: float, disposition: str) -> None:
+        """Acknowledged `ack_after` seconds after now (None: never), resolved `resolve_after` seconds after now."""
+        if ack_after is not None:
+            self.after(ack_after)
+            self.ack(alert_id)
+        self.after(resolve_after - (ack_after or 0))
+        self.resolve(alert_id, disposition)
+
     def alert(self, alert_id: int) -> Alert:
         with self.h.sessions() as session:
             row = session.get(Alert, alert_id)
@@ -104,18 +112,12 @@ def make_history(h: History) -> dict[str, int]:
     h.after(1)
     ids["Z1"] = h.raise_("eb2", "press")
     h.resolve(ids["Z0"], "duplicate")
-    h.after(45)
-    h.ack(ids["Z1"])
-    h.after(900 - 45)
-    h.resolve(ids["Z1"], "handled")
+    h.handle(ids["Z1"], 45, 900, "handled")
 
     day3 = datetime(2026, 11, 3, 1, 0, tzinfo=UTC)
     h.at(day3)
     ids["A"] = h.raise_("eb1", "press")
-    h.after(40)
-    h.ack(ids["A"])
-    h.after(1200 - 40)
-    h.resolve(ids["A"], "handled")
+    h.handle(ids["A"], 40, 1200, "handled")
 
     h.at(day3 + timedelta(hours=1))
     ids["B"] = h.raise_("gate1", "forced_open")
@@ -130,22 +132,15 @@ def make_history(h: History) -> dict[str, int]:
     day4 = datetime(2026, 11, 4, 1, 0, tzinfo=UTC)
     h.at(day4)
     ids["C"] = h.raise_("eb1", "press")
-    h.after(90)
-    h.ack(ids["C"])
-    h.after(1800 - 90)
-    h.resolve(ids["C"], "test")
+    h.handle(ids["C"], 90, 1800, "test")
     h.at(day4 + timedelta(hours=1))
     ids["E"] = h.raise_("gate2", "forced_open")
-    h.after(120)
-    h.ack(ids["E"])
-    h.after(600 - 120)
-    h.resolve(ids["E"], "referred")
+    h.handle(ids["E"], 120, 600, "referred")
 
     day5 = datetime(2026, 11, 5, 1, 0, tzinfo=UTC)
     h.at(day5)
     ids["F"] = h.raise_("eb2", "press")
-    h.after(50)
-    h.resolve(ids["F"], "handled")
+    h.handle(ids["F"], None, 50, "handled")
     h.at(day5 + timedelta(hours=1))
     with h.h.sessions.begin() as session:
         create_silence(session, h.h.engine.rules, owner="物业", reason="门禁检修", device="gate2",
