@@ -27,11 +27,15 @@ class Inbox(Generic[T]):
         self._urgent: deque[T] = deque()
         self._bulk: deque[T] = deque()
         self._ready = threading.Condition()
+        self._lingering = 0
+        """While a taker lingers: the bulk count it waits for (0: nobody lingers)."""
 
     def put(self, item: T, urgent: bool = False) -> None:
         with self._ready:
             (self._urgent if urgent else self._bulk).append(item)
-            self._ready.notify()
+            # A lingering taker wants an urgent one or a full bulk batch: no wake-up per heartbeat.
+            if urgent or not self._lingering or len(self._bulk) >= self._lingering:
+                self._ready.notify()
 
     def qsize(self) -> int:
         return len(self._urgent) + len(self._bulk)
@@ -39,9 +43,13 @@ class Inbox(Generic[T]):
     def empty(self) -> bool:
         return not self._urgent and not self._bulk
 
-    def take(self, max_urgent: int, max_bulk: int, timeout: float) -> list[T]:
+    def take(self, max_urgent: int, max_bulk: int, timeout: float, linger: float = 0.0) -> list[T]:
         """Up to `max_urgent` urgent ones while any wait, else up to `max_bulk` bulk ones; waits at most
-        `timeout` for one."""
+        `timeout` for one.
+
+        With `linger`, a bulk batch smaller than `max_bulk` waits up to that long for more bulk, unless an urgent
+        one comes meanwhile (taken at once): devices spread their heartbeats evenly, so without it each
+        heartbeat became a transaction of its own, and a transaction costs more than the heartbeats in it."""
         deadline = time.monotonic() + timeout
         with self._ready:
             while not self._urgent and not self._bulk:
@@ -49,6 +57,16 @@ class Inbox(Generic[T]):
                 if remaining <= 0:
                     return []
                 self._ready.wait(remaining)
+            if not self._urgent and linger > 0 and len(self._bulk) < max_bulk:
+                self._lingering, until = max_bulk, time.monotonic() + linger
+                try:
+                    while not self._urgent and len(self._bulk) < max_bulk:
+                        remaining = until - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        self._ready.wait(remaining)
+                finally:
+                    self._lingering = 0
             lane, limit = (self._urgent, max_urgent) if self._urgent else (self._bulk, max_bulk)
             return [lane.popleft() for _ in range(min(limit, len(lane)))]
 

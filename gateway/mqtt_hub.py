@@ -164,10 +164,10 @@ class MqttHub:
 
     # -- used by the processing thread ----------------------------------------------------------
 
-    def take(self, max_urgent: int, max_bulk: int, timeout: float) -> list[RawMessage]:
-        """Queued messages, events first (at most `max_urgent`), else telemetry and status (at most `max_bulk`):
-        gateway/inbox.py; waits at most `timeout`."""
-        batch = self.inbox.take(max_urgent, max_bulk, timeout)
+    def take(self, max_urgent: int, max_bulk: int, timeout: float, linger: float = 0.0) -> list[RawMessage]:
+        """Queued messages, events first (at most `max_urgent`), else telemetry and status (at most `max_bulk`,
+        lingering up to `linger` for a fuller batch): gateway/inbox.py; waits at most `timeout`."""
+        batch = self.inbox.take(max_urgent, max_bulk, timeout, linger)
         if batch:
             self.metrics.queue_depth.set(self.inbox.qsize())
         return batch

@@ -155,7 +155,7 @@ class Gateway:
         settings = self.settings.gateway
         urgent, bulk = (BatchSizer(settings.batch_size, settings.batch_seconds) for _ in range(2))
         while not self._stop.is_set():
-            batch = self.hub.take(urgent.size, bulk.size, timeout=0.1)
+            batch = self.hub.take(urgent.size, bulk.size, timeout=0.1, linger=settings.bulk_linger_seconds)
             if batch:
                 started = time.perf_counter()
                 self._process_batch(batch)

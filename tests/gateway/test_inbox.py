@@ -33,3 +33,22 @@ def test_batches_are_sized_so_that_one_takes_about_the_budget() -> None:
     for _ in range(30):  # a database outage (seconds per batch) never drops below the floor
         sizer.observe(sizer.size, 5.0)
     assert sizer.size == BatchSizer.MIN_SIZE
+
+
+def test_a_small_telemetry_batch_lingers_for_more_but_never_holds_up_an_event() -> None:
+    import threading
+    import time
+
+    inbox: Inbox[str] = Inbox()
+    inbox.put("t1")
+    started = time.monotonic()
+    threading.Timer(0.05, lambda: [inbox.put(f"t{n}") for n in (2, 3)]).start()
+    assert inbox.take(10, 3, timeout=1, linger=1.0) == ["t1", "t2", "t3"]  # full: no need to wait out the linger
+    assert time.monotonic() - started < 0.9
+
+    inbox.put("t4")
+    started = time.monotonic()
+    threading.Timer(0.05, lambda: inbox.put("press", urgent=True)).start()
+    assert inbox.take(10, 100, timeout=1, linger=1.0) == ["press"]  # the event is taken at once
+    assert time.monotonic() - started < 0.9
+    assert inbox.take(10, 100, timeout=0, linger=0.02) == ["t4"]  # and the linger is bounded
