@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from office.report import AlertReport
+from office.tables import is_month, period_label
 
 Format = Literal["json", "csv", "xlsx", "pdf"]
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "pdf")
@@ -56,22 +56,11 @@ _WRITERS: dict[str, tuple[str, Callable[[AlertReport, str], bytes]]] = {
 }
 
 
-def period_name(report: AlertReport) -> str:
-    """`2026年11月` for a calendar month in the report's time zone, else `2026-11-03 至 2026-11-09`."""
-    zone = ZoneInfo(report.timezone)
-    first, after = report.since.astimezone(zone), report.until.astimezone(zone)
-    midnight = first.time() == after.time() == datetime.min.time()
-    if midnight and first.day == 1 and after.day == 1 and (after.year * 12 + after.month) - (
-            first.year * 12 + first.month) == 1:
-        return f"{first.year}年{first.month}月"
-    last = report.days[-1] if report.days else first.date()
-    return f"{first.date().isoformat()} 至 {last.isoformat()}"
-
-
 def bulletin_title(report: AlertReport, community: str | None) -> str:
-    """What the bulletin's first page says it is: `和谐社区 2026年11月 月度通报`."""
-    kind = "月度通报" if "月" in period_name(report) and "至" not in period_name(report) else "通报"
-    return " ".join(part for part in (community, period_name(report), kind) if part)
+    """What the bulletin's first page says it is: `和谐社区 2026年11月 月度通报` (the period as the bulletin's own
+    pages name it)."""
+    kind = "月度通报" if is_month(report) else "通报"
+    return " ".join(part for part in (community, period_label(report), kind) if part)
 
 
 def export(report: AlertReport, fmt: str, *, community: str | None = None) -> Export:
