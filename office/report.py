@@ -26,10 +26,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -212,23 +213,33 @@ def _percentiles(values: list[float]) -> Percentiles:
                        p90=None if p90 is None else round(p90, 3))
 
 
+def targets_of(stored: dict[str, Any] | None) -> ResponseTargets:
+    """A site's stored targets (`sites.targets`); none, or ones no longer readable, are the defaults."""
+    if stored:
+        with suppress(ValidationError):  # as written by an older release: the defaults, rather than no report
+            return ResponseTargets.model_validate(stored)
+    return ResponseTargets()
+
+
 def site_targets(session: Session, site_ids: Iterable[str]) -> dict[str, ResponseTargets]:
-    """Each site's targets; a site without any (or with ones no longer readable) has the defaults."""
+    """Each site's targets; a site without a row has the defaults."""
     result = {site: ResponseTargets() for site in site_ids}
     for site_id, stored in session.execute(select(Site.id, Site.targets).where(Site.id.in_(list(result)))):
-        if stored:
-            with suppress(ValidationError):  # as written by an older release: the defaults, rather than no report
-                result[site_id] = ResponseTargets.model_validate(stored)
+        result[site_id] = targets_of(stored)
     return result
 
 
-Limits = dict[str, tuple[float, float]]
-"""Severity → (acknowledge, resolve) target in seconds, of one site: parsed once per report, not per alert."""
+Limits = Callable[[str, str], tuple[float, float]]
+"""(site, severity) → (acknowledge, resolve) target in seconds."""
 
 
-def _limits(targets: ResponseTargets) -> Limits:
-    return {severity: (targets.of(severity).acknowledge_seconds, targets.of(severity).resolve_seconds)
-            for severity in SEVERITIES}
+def _limits(targets: dict[str, ResponseTargets]) -> Limits:
+    """The targets in seconds, parsed once per site and severity of a report, not once per alert."""
+    @cache
+    def limits(site: str, severity: str) -> tuple[float, float]:
+        target = targets[site].of(severity)
+        return target.acknowledge_seconds, target.resolve_seconds
+    return limits
 
 
 def _tally(tally: _Tally, row: _Row, limits: Limits, as_of: datetime, zone: ZoneInfo) -> None:
@@ -238,7 +249,7 @@ def _tally(tally: _Tally, row: _Row, limits: Limits, as_of: datetime, zone: Zone
     tally.raised += 1
     tally.severities[row.severity] += 1
     tally.daily[row.created.astimezone(zone).date()] += 1
-    ack_target, resolve_target = limits.get(row.severity) or limits["minor"]  # a severity of a newer release
+    ack_target, resolve_target = limits(row.site, row.severity)
     by_person = row.resolved is not None and row.resolved_by != SYSTEM
     first = row.acknowledged or (row.resolved if by_person else None)
     if first is not None:
@@ -365,12 +376,12 @@ def build_report(session: Session, query: ReportQuery, *, alert_scope: ColumnEle
     days = local_days(query.since, query.until, timezone)
     rows = _rows(session, query, alert_scope if alert_scope is not None else true())
     targets = site_targets(session, sorted({r.site for r in rows} | ({query.site} if query.site else set())))
-    limits = {site: _limits(t) for site, t in targets.items()}
+    limits = _limits(targets)
     total = _Tally()
     groups: defaultdict[str | None, _Tally] = defaultdict(_Tally)
     for row in rows:
-        _tally(total, row, limits[row.site], as_of, zone)
-        _tally(groups[_key(row, query.group_by)], row, limits[row.site], as_of, zone)
+        _tally(total, row, limits, as_of, zone)
+        _tally(groups[_key(row, query.group_by)], row, limits, as_of, zone)
     labels = _labels(session, query.group_by, groups)
     availability, per_group = _availability(session, query, device_scope if device_scope is not None else true(),
                                             as_of, query.group_by)

@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import Field
-from sqlalchemy.orm import Session
 
 from api.auth import Permission, Principal
 from api.deps import DB, errors, require
@@ -20,7 +19,7 @@ from kernel.timeutil import utcnow
 from kernel.vocabulary import Severity
 from office.export import ExportError, Format, export
 from office.period import MONTH, resolve_period
-from office.report import AlertReport, GroupBy, ReportQuery, build_report, site_targets
+from office.report import AlertReport, GroupBy, ReportQuery, build_report, targets_of
 from office.sites import community_name, site_timezone
 
 router = APIRouter(tags=["office reports"])
@@ -72,15 +71,15 @@ class TargetsOut(ResponseTargets):
     default: bool = Field(description="true: the site has no targets of its own (these are the defaults)")
 
 
-def _targets_out(session: Session, site: Site) -> TargetsOut:
-    targets = site_targets(session, [site.id])[site.id]
+def _targets_out(site: Site) -> TargetsOut:
+    targets = targets_of(site.targets)
     return TargetsOut(site=site.id, default=not site.targets, **targets.model_dump())
 
 
 @router.get("/sites/{site_id}/targets", response_model=TargetsOut, responses=errors(404, 422))
 def get_targets(site_id: PathId, session: DB, _who: ConfigReader) -> TargetsOut:
     """How soon each severity should be acknowledged and resolved at this site (the office's reports judge by it)."""
-    return _targets_out(session, get_or_404(session, Site, site_id, "site"))
+    return _targets_out(get_or_404(session, Site, site_id, "site"))
 
 
 @router.put("/sites/{site_id}/targets", response_model=TargetsOut, responses=errors(404, 409, 422))
@@ -90,4 +89,4 @@ def put_targets(site_id: PathId, body: ResponseTargets, session: DB, _who: Confi
     site = get_or_404(session, Site, site_id, "site")
     site.targets = body.model_dump()
     commit(session, f"site {site_id} was changed concurrently")
-    return _targets_out(session, site)
+    return _targets_out(site)
