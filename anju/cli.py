@@ -170,11 +170,8 @@ def rules_backtest(
     from alerting.backtest import run_backtest
     from kernel.config import load_settings
     from kernel.db import make_engine, session_factory
+    from kernel.timeutil import parse_instant as when
     from rules.loader import RuleFileError, load_rule_files
-
-    def when(text: str) -> datetime:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     try:
         rules = load_rule_files(files)

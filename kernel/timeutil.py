@@ -9,6 +9,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_instant(text: str) -> datetime:
+    """An instant typed on a command line (RFC 3339, `Z` allowed, or a date); without an offset it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"bad instant {text!r}: write it as RFC 3339, e.g. 2026-11-01T00:00:00+08:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 AHEAD_TOLERANCE = timedelta(minutes=5)
 """How far ahead of the gateway's clock a device's `ts` may be and still be believed (docs/architecture.md)."""
 

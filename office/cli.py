@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from kernel.config import load_settings
 from kernel.db import make_engine, session_factory
-from kernel.timeutil import utcnow
+from kernel.timeutil import parse_instant, utcnow
 from office.export import FORMATS, ExportError, export
 from office.period import previous_month, resolve_period
 from office.report import GROUP_BYS, ReportQuery, build_report
@@ -27,16 +26,6 @@ class ReportRequest:
     site: str | None = None
 
 
-def _instant(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"bad instant {text!r}: write it as RFC 3339, e.g. 2026-11-01T00:00:00+08:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def write_report(request: ReportRequest, config: Path | None) -> str:
     """Make the report and write it; returns a line saying what was written and how long it took."""
     fmt = request.out.suffix.lower().lstrip(".")
@@ -50,7 +39,8 @@ def write_report(request: ReportRequest, config: Path | None) -> str:
         with session_factory(engine)() as session:
             timezone = site_timezone(session, request.site)
             now = utcnow()
-            since, until = _instant(request.since), _instant(request.until)
+            since = parse_instant(request.since) if request.since is not None else None
+            until = parse_instant(request.until) if request.until is not None else None
             month = request.month
             if month is None and since is None and until is None:
                 month = previous_month(now.astimezone(ZoneInfo(timezone)).date())
