@@ -174,6 +174,10 @@ class DeviceDriver:
     alarm_types: ClassVar[frozenset[str]] = frozenset()
     """The event types that are alarms: one of these that stays invalid after the tolerated repairs raises an
     "unrecognised alarm" (for a safety kind, as does an event of a type the driver does not know at all)."""
+    routine_types: ClassVar[frozenset[str]] = frozenset()
+    """Event types that are everyday records, never alarms in themselves (a gate's `pass`, a camera's `plate`): they
+    wait for the telemetry batch (at most `gateway.bulk_linger_seconds`) instead of a transaction each, ahead of
+    the telemetry (`gateway.inbox`). Leave out anything a person must hear of at once; rules may still alert on them."""
     aliases: ClassVar[dict[str, str]] = {}
     """Other names firmware uses for this kind's types, lower-case → canonical type (`sos` → `press`). Sites and
     devices add their own (`type_aliases`, docs/devices.md); matching is case-insensitive either way."""
@@ -321,6 +325,7 @@ class DeviceDriver:
             "heartbeat_interval_s": self.heartbeat_interval.total_seconds(),
             "offline_timeout_s": self.offline_timeout.total_seconds(),
             "safety": self.safety,
+            "routine_types": sorted(self.routine_types),
             "aliases": dict(self.aliases),
             "events": {name: model.model_json_schema() for name, model in self.events.items()},
             "telemetry": {name: model.model_json_schema() for name, model in self.telemetry.items()},

@@ -1,9 +1,12 @@
-"""The processing queue, with a priority lane: device events go before telemetry and status.
+"""The processing queue, in three lanes: alarms at once, routine events ahead of telemetry, then telemetry.
 
-A press must not wait behind a backlog of fence heartbeats, nor share their batch: when
-events are queued, the next batch holds events only (small, so committed quickly), and
-telemetry is taken when no event waits. Status messages (online, and the last will's
-offline) stay in the telemetry lane, in arrival order with it: an offline must never
+A press must not wait behind a backlog of fence heartbeats, nor share their batch: an
+urgent message (a device event that may be an alarm) is taken at once, in a small batch
+of urgent ones only, so it commits quickly. Routine events (a gate pass, a plate read:
+`DeviceDriver.routine_types`, sorted by `gateway.lanes.lane_of`) are not alarms and come
+evenly spread, a few hundred a second at a busy gate: one transaction each cost more
+than the events in it, so they ride in the telemetry batches, at their front. Telemetry
+and status keep arrival order in their lane: an offline (the last will) must never
 overtake the telemetry the device sent before it went silent.
 
 Taking events first means a QoS 1 event can be acknowledged before earlier QoS 1
@@ -17,63 +20,78 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from enum import IntEnum
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
+class Lane(IntEnum):
+    URGENT = 0
+    """A device event that may be an alarm: taken at once, in a batch of its own lane."""
+    ROUTINE = 1
+    """A routine device event: before any telemetry, in the telemetry lane's batches (and its linger)."""
+    BULK = 2
+    """Telemetry and status, in arrival order."""
+
+
 class Inbox(Generic[T]):
     def __init__(self) -> None:
-        self._urgent: deque[T] = deque()
-        self._bulk: deque[T] = deque()
+        self._lanes: tuple[deque[T], deque[T], deque[T]] = (deque(), deque(), deque())
         self._ready = threading.Condition()
         self._lingering = 0
-        """While a taker lingers: the bulk count it waits for (0: nobody lingers)."""
+        """While a taker lingers: the count of routine and bulk messages it waits for (0: nobody lingers)."""
 
-    def put(self, item: T, urgent: bool = False) -> None:
+    def put(self, item: T, lane: Lane = Lane.BULK) -> None:
         with self._ready:
-            (self._urgent if urgent else self._bulk).append(item)
-            # A lingering taker wants an urgent one or a full bulk batch: no wake-up per heartbeat.
-            if urgent or not self._lingering or len(self._bulk) >= self._lingering:
+            self._lanes[lane].append(item)
+            # A lingering taker wants an urgent one or a full batch: no wake-up per heartbeat.
+            if lane is Lane.URGENT or not self._lingering or self._later() >= self._lingering:
                 self._ready.notify()
 
+    def _later(self) -> int:
+        return len(self._lanes[Lane.ROUTINE]) + len(self._lanes[Lane.BULK])
+
     def qsize(self) -> int:
-        return len(self._urgent) + len(self._bulk)
+        return sum(len(lane) for lane in self._lanes)
 
     def empty(self) -> bool:
-        return not self._urgent and not self._bulk
+        return not any(self._lanes)
 
     def take(self, max_urgent: int, max_bulk: int, timeout: float, linger: float = 0.0) -> list[T]:
-        """Up to `max_urgent` urgent ones while any wait, else up to `max_bulk` bulk ones; waits at most
-        `timeout` for one.
+        """`take_lane`, without saying which lane."""
+        return self.take_lane(max_urgent, max_bulk, timeout, linger)[1]
 
-        With `linger`, a bulk batch smaller than `max_bulk` waits up to that long for more bulk, unless an urgent
-        one comes meanwhile (taken at once): devices spread their heartbeats evenly, so without it each
-        heartbeat became a transaction of its own, and a transaction costs more than the heartbeats in it."""
+    def take_lane(self, max_urgent: int, max_bulk: int, timeout: float,
+                  linger: float = 0.0) -> tuple[Lane, list[T]]:
+        """Up to `max_urgent` urgent ones while any wait (lane URGENT), else up to `max_bulk` routine events then
+        bulk (lane BULK); waits at most `timeout` for one.
+
+        With `linger`, a routine/bulk batch smaller than `max_bulk` waits up to that long for more, unless an urgent
+        one comes meanwhile (taken at once): devices spread their heartbeats and gates their passes evenly, so
+        without it each became a transaction of its own, and a transaction costs more than the messages in it."""
+        urgent, routine, bulk = self._lanes
         deadline = time.monotonic() + timeout
         with self._ready:
-            while not self._urgent and not self._bulk:
+            while not urgent and not routine and not bulk:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return []
+                    return Lane.BULK, []
                 self._ready.wait(remaining)
-            if not self._urgent and linger > 0 and len(self._bulk) < max_bulk:
+            if not urgent and linger > 0 and self._later() < max_bulk:
                 self._lingering, until = max_bulk, time.monotonic() + linger
                 try:
-                    while not self._urgent and len(self._bulk) < max_bulk:
+                    while not urgent and self._later() < max_bulk:
                         remaining = until - time.monotonic()
                         if remaining <= 0:
                             break
                         self._ready.wait(remaining)
                 finally:
                     self._lingering = 0
-            lane, limit = (self._urgent, max_urgent) if self._urgent else (self._bulk, max_bulk)
-            return [lane.popleft() for _ in range(min(limit, len(lane)))]
-
-
-def is_urgent(topic: str) -> bool:
-    """Device events (a press, an intrusion) take the priority lane."""
-    return topic.endswith("/event")
+            if urgent:
+                return Lane.URGENT, [urgent.popleft() for _ in range(min(max_urgent, len(urgent)))]
+            first = [routine.popleft() for _ in range(min(max_bulk, len(routine)))]
+            return Lane.BULK, first + [bulk.popleft() for _ in range(min(max_bulk - len(first), len(bulk)))]
 
 
 class BatchSizer:

@@ -22,7 +22,8 @@ from paho.mqtt.properties import Properties
 
 from gateway.commands import PublishOutcome
 from gateway.decode import RawMessage
-from gateway.inbox import Inbox, is_urgent
+from gateway.inbox import Inbox, Lane
+from gateway.lanes import lane_of
 from kernel.config import MqttSettings
 from kernel.metrics import GatewayMetrics
 from kernel.mqtt import parse_broker_url, set_nodelay
@@ -160,17 +161,19 @@ class MqttHub:
             if msg.qos > 0:
                 self.client.ack(msg.mid, msg.qos)  # refused and counted: nothing to store, nothing to wait for
             return
-        self.inbox.put(raw, urgent=is_urgent(topic))
+        self.inbox.put(raw, lane_of(topic, raw.payload))
 
     # -- used by the processing thread ----------------------------------------------------------
 
-    def take(self, max_urgent: int, max_bulk: int, timeout: float, linger: float = 0.0) -> list[RawMessage]:
-        """Queued messages, events first (at most `max_urgent`), else telemetry and status (at most `max_bulk`,
-        lingering up to `linger` for a fuller batch): gateway/inbox.py; waits at most `timeout`."""
-        batch = self.inbox.take(max_urgent, max_bulk, timeout, linger)
+    def take(self, max_urgent: int, max_bulk: int, timeout: float,
+             linger: float = 0.0) -> tuple[Lane, list[RawMessage]]:
+        """Queued messages, urgent events first (at most `max_urgent`), else routine events, telemetry and status
+        (at most `max_bulk`, lingering up to `linger` for a fuller batch): gateway/inbox.py; waits at most
+        `timeout`."""
+        lane, batch = self.inbox.take_lane(max_urgent, max_bulk, timeout, linger)
         if batch:
             self.metrics.queue_depth.set(self.inbox.qsize())
-        return batch
+        return lane, batch
 
     def inject(self, topic: str, payload: bytes) -> Future[bool]:
         """Queue a message for the same processing as the broker's (decode, dedup, store, rules, alerts).
@@ -183,7 +186,7 @@ class MqttHub:
         if self.inbox.qsize() >= self.queue_limit:
             raise HubUnavailable(f"the processing queue is full ({self.queue_limit})")
         message = InjectedMessage(topic, payload, 1, False, 0, utcnow(), -1)
-        self.inbox.put(message, urgent=is_urgent(topic))
+        self.inbox.put(message, lane_of(topic, payload))
         return message.done
 
     @staticmethod

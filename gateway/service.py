@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from gateway import commands, snapshots, store
 from gateway.decode import RawMessage
 from gateway.health import DeadlineTracker, OfflineTimeouts
-from gateway.inbox import BatchSizer, is_urgent
+from gateway.inbox import BatchSizer, Lane
 from gateway.mqtt_hub import MqttHub
 from gateway.pipeline import BatchResult, Pipeline, is_database_unavailable
 from gateway.recognition import SnapshotReader, resume_since
@@ -155,11 +155,11 @@ class Gateway:
         settings = self.settings.gateway
         urgent, bulk = (BatchSizer(settings.batch_size, settings.batch_seconds) for _ in range(2))
         while not self._stop.is_set():
-            batch = self.hub.take(urgent.size, bulk.size, timeout=0.1, linger=settings.bulk_linger_seconds)
+            lane, batch = self.hub.take(urgent.size, bulk.size, timeout=0.1, linger=settings.bulk_linger_seconds)
             if batch:
                 started = time.perf_counter()
                 self._process_batch(batch)
-                (urgent if is_urgent(batch[0].topic) else bulk).observe(len(batch), time.perf_counter() - started)
+                (urgent if lane is Lane.URGENT else bulk).observe(len(batch), time.perf_counter() - started)
 
     def _process_batch(self, batch: list[RawMessage]) -> None:
         backoff = 0.2

@@ -87,9 +87,10 @@ class GatewaySettings(_Section):
     5 ms rather than 15 shortens a press's wait under heavy telemetry at no measurable cost in throughput
     (docs/architecture.md#measured-decisions)."""
     bulk_linger_seconds: float = Field(default=0.02, ge=0, le=1)
-    """How long a small batch of telemetry and status waits for more before its transaction starts (a device event
-    arriving meanwhile is taken at once, and never waits this): heartbeats arrive evenly spread, and one
-    transaction each cost more than the heartbeats. 0 turns it off (docs/architecture.md#throughput)."""
+    """How long a small batch of telemetry, status and routine events (a gate pass: `DeviceDriver.routine_types`)
+    waits for more before its transaction starts (an urgent event arriving meanwhile is taken at once, and never
+    waits this): heartbeats and passes arrive evenly spread, and one transaction each cost more than the messages.
+    0 turns it off (docs/architecture.md#throughput)."""
     queue_limit: int = 20_000
     """Beyond this many queued messages, QoS 0 telemetry is shed (counted); QoS 1 never is."""
     auto_register: bool = False

@@ -51,6 +51,7 @@ class AccessGate(DeviceDriver):
     offline_timeout = timedelta(minutes=10)
     safety = True
     alarm_types = frozenset({"forced_open", "held_open", "tamper"})
+    routine_types = frozenset({"pass"})
     aliases: ClassVar = {"forced": "forced_open", "door_forced": "forced_open", "held": "held_open",
                          "door_held_open": "held_open", "passage": "pass"}
     events: ClassVar = {"pass": Pass, "forced_open": ForcedOpen, "held_open": HeldOpen, "tamper": Tamper}

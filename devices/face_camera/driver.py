@@ -44,6 +44,7 @@ class FaceCamera(DeviceDriver):
     heartbeat_interval = timedelta(minutes=2)
     offline_timeout = timedelta(minutes=10)
     events: ClassVar = {"face": Face}
+    routine_types = frozenset({"face"})
     telemetry: ClassVar = {"heartbeat": Heartbeat}
 
     def describe_reading(self, data: Mapping[str, Any]) -> str:

@@ -31,6 +31,7 @@ class PlateCamera(DeviceDriver):
     heartbeat_interval = timedelta(minutes=2)
     offline_timeout = timedelta(minutes=10)
     events: ClassVar = {"plate": Plate}
+    routine_types = frozenset({"plate"})
     telemetry: ClassVar = {"heartbeat": Heartbeat}
 
     def describe_reading(self, data: Mapping[str, Any]) -> str:
