@@ -22,7 +22,6 @@ class SqlReadingStore(ReadingStore):
         self.sessions = sessions
 
     def stage(self, session: Session, rows: list[ReadingRow]) -> list[ReadingRow]:
-        # The ORM's bulk insert takes the mapped keys (site and kind are not columns here).
         store.insert_readings(session, rows)
         return []
 
