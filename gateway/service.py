@@ -22,6 +22,7 @@ from gateway.registry import DeviceRegistry, apply_site_config
 from gateway.timeseries import open_reading_store
 from kernel.config import Settings
 from kernel.db import make_engine, migrate, session_factory
+from kernel.db.engine import checkpoint_in_background
 from kernel.db.models import Device
 from kernel.db.writes import write_transaction
 from kernel.metrics import GatewayMetrics
@@ -45,6 +46,8 @@ class Gateway:
         self.settings = settings
         self.engine = engine or make_engine(settings.db.url)
         self.sessions = session_factory(self.engine)
+        self._checkpoint = checkpoint_in_background(self.engine)
+        """SQLite's write-ahead log is copied back on the watchdog thread, not in a commit (None: PostgreSQL)."""
         self.metrics = GatewayMetrics()
         self.registry = DeviceRegistry(OfflineTimeouts(settings.health))
         self.deadlines = DeadlineTracker()
@@ -266,6 +269,11 @@ class Gateway:
                 self._expire_commands(now)
             except Exception:
                 log.exception("expiring commands failed")
+            if self._checkpoint is not None:
+                try:
+                    self._checkpoint()
+                except Exception:
+                    log.exception("checkpointing the SQLite write-ahead log failed")
 
     def _expire(self, now: datetime) -> None:
         for device_id in self.deadlines.due(now):

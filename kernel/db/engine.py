@@ -33,6 +33,26 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+def checkpoint_in_background(engine: Engine) -> Callable[[], None] | None:
+    """SQLite: commits stop copying the write-ahead log back into the database file themselves; the callable
+    returned does it instead, off the press path (the gateway's watchdog, twice a second). The commit that crossed
+    SQLite's 1,000-page mark had taken the copy on itself: a press's commit every few seconds took 5-25 ms more
+    (docs/architecture.md#measured-decisions). A passive checkpoint never blocks a writer. None for PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return None
+    event.listen(engine, "connect", _no_autocheckpoint)
+
+    def checkpoint() -> None:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    return checkpoint
+
+
+def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
