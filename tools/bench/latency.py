@@ -1,8 +1,11 @@
 """`anju bench latency`: elder press → alert, under background telemetry, against a bare subscriber.
 
 The parts run as they do in production, each in its own process: the gateway is
-`anju serve` (gateway and API), the background load is `anju simulate`, and this
-process only publishes presses and watches for the alerts. In one process they
+`anju serve` (gateway and API), the background load is fence heartbeats from
+`tools.bench.loadgen` publishers (pre-serialised, so they leave the machine's
+cores to the gateway; until 2026-12-06 it was `anju simulate`, which spent
+about a core at 5,000 msg/s and sent 5 % alarms and restores of its own), and
+this process only publishes presses and watches for the alerts. In one process they
 would share one interpreter lock, and the figure would measure that contention
 instead of the gateway.
 
@@ -48,6 +51,8 @@ from websockets.sync.client import connect as ws_connect
 
 from kernel.mqtt import plain_client
 from kernel.topics import alerts_topic, device_topic
+from tools.bench.loadgen import Publishers
+from tools.bench.mixes import mix_devices
 from tools.bench.mosquitto import ManagedMosquitto, free_port
 from tools.bench.processes import AnjuProcess, wait_ready
 from tools.webhook import Received, WebhookReceiver
@@ -56,6 +61,7 @@ SITE = "bench"
 BUTTON_IN_TITLE = re.compile(r"press-\d{4}")
 TARGET_P99_MS = 10.0
 BACKGROUND_DEVICES = 500
+BACKGROUND_PUBLISHERS = 2
 TIMEOUT_S = 5.0
 
 
@@ -257,7 +263,7 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
                       out: Path | None = None, notify: bool = True) -> LatencyResult:
     workdir = Path(tempfile.mkdtemp(prefix="anju-bench-"))
     buttons = [f"press-{i:04d}" for i in range(presses)]
-    devices = [{"id": f"fence-{i:05d}", "kind": "fence"} for i in range(BACKGROUND_DEVICES)]
+    devices = [{"id": d.device_id, "kind": d.kind} for d in mix_devices("telemetry", BACKGROUND_DEVICES)]
     devices += [{"id": b, "kind": "elder_button", "grid": "g1"} for b in buttons]
     arrivals = _Arrivals()
     hook = WebhookReceiver(reply=partial(_notified, arrivals))
@@ -285,7 +291,7 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
             "ANJU_SITE_FILE": str(site_file), "ANJU_API__PORT": str(api_port), "ANJU_API__ADMIN_TOKEN": token,
             "ANJU_LOG_LEVEL": "WARNING", "ANJU_VISION__ENABLED": "false",
             "ANJU_NOTIFICATIONS__ENABLED": str(notify).lower()}, workdir / "gateway.log")
-        load: AnjuProcess | None = None
+        load: Publishers | None = None
         watchers: list[Any] = []
         pub, _ = plain_client(broker.url, f"bench-pub-{uuid.uuid4().hex[:6]}", "bench-pub")
         try:
@@ -295,9 +301,10 @@ def run_latency_bench(presses: int, background_rate: float, db_url: str | None,
             watchers[1].start()
             watchers[2].start()
             if background_rate > 0:
-                load = AnjuProcess(["simulate", "--broker", broker.url, "--scenario", "load", "--kind", "fence",
-                                 "--devices", str(BACKGROUND_DEVICES), "--rate", str(background_rate),
-                                 "--site-file", str(site_file)], {}, workdir / "simulate.log")
+                # Outlasts the presses (each waits at most 3 x TIMEOUT_S); stopped when they are done.
+                load = Publishers(broker.url, BACKGROUND_PUBLISHERS, "telemetry", None, BACKGROUND_DEVICES,
+                                  background_rate, 10 + presses * 3 * TIMEOUT_S, f"lat{uuid.uuid4().hex[:6]}")
+                load.go()
             pub.connect("127.0.0.1", broker.port)
             pub.loop_start()
             for button in buttons:  # buttons are online, as in a community: their heartbeats came before

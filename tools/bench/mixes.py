@@ -7,7 +7,9 @@ The devices are in those proportions and all send at the same rate, so the
 round-robin over devices gives the mix. `all-kinds` is the earlier load: the
 five kinds in turn, each with its routine mix (`simulators.load.load_message`,
 event-heavy: plates, faces and passes); `--kind K` is every device of kind K
-with that routine mix.
+with that routine mix. `telemetry` is every device a fence sending only its
+heartbeats at QoS 0: the background of `anju bench latency` (the issue's
+"background telemetry": no alarms of its own competing with the presses).
 
 Each device gets a small ring of payload templates, encoded once. A template
 is the JSON split around its `msg_id` and `ts` values, so a message on the wire
@@ -29,7 +31,7 @@ from simulators.load import LoadDevice, load_message, synthetic_devices
 from simulators.messages import Message, build_payload, encode_payload
 
 SITE = "bench"
-MIXES = ("issue", "all-kinds")
+MIXES = ("issue", "all-kinds", "telemetry")
 ISSUE_SHARES = (("elder_button", 0.6), ("access_gate", 0.3), ("fence", 0.1))
 """Kind and share of devices (and so of messages) in the `issue` mix."""
 RING = 16
@@ -68,6 +70,8 @@ def describe_mix(mix: str, kind: str | None) -> str:
         return f"every device {kind}, its routine mix"
     if mix == "issue":
         return "60 % elder heartbeats QoS 0, 30 % gate passes QoS 1, 10 % fence telemetry QoS 0"
+    if mix == "telemetry":
+        return "fence heartbeats QoS 0"
     return "the five kinds in turn, each its routine mix"
 
 
@@ -78,8 +82,8 @@ def mix_devices(mix: str, devices: int, kind: str | None = None) -> list[LoadDev
     slice `devices[i::n]` a publisher takes keeps close to the same proportions.
     """
     check_mix(mix, kind)
-    if kind is not None or mix == "all-kinds":
-        return synthetic_devices(devices, kind)
+    if kind is not None or mix in ("all-kinds", "telemetry"):
+        return synthetic_devices(devices, "fence" if mix == "telemetry" and kind is None else kind)
     if devices < len(ISSUE_SHARES):
         raise ValueError(f"the issue mix needs at least {len(ISSUE_SHARES)} devices")
     out: list[LoadDevice] = []
