@@ -24,7 +24,7 @@ def device_contacts(session: Session, device: Device, persons: PersonDirectory |
     attrs = device.attributes if isinstance(device.attributes, dict) else {}
 
     def holder() -> tuple[str, dict[str, Any]] | None:
-        directory = persons or PersonDirectory.load(session)
+        directory = persons if persons is not None else PersonDirectory.load(session)  # an empty one is no reason
         held = directory.holder(device.site_id, device.id)
         person = session.get(Person, held.id) if held is not None else None
         if person is None:

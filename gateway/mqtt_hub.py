@@ -42,6 +42,28 @@ class InjectedMessage(RawMessage):
     done: Future[bool] = field(default_factory=Future)
 
 
+class DrainingClient(mqtt.Client):
+    """paho's client, reading every packet the socket already holds before it looks at the socket again.
+
+    paho reads one packet per `select()` (its `loop_read` ignores `max_packets`), then does its housekeeping: at
+    thousands of messages a second that loop cost more than the packets (docs/architecture.md#measured-decisions).
+    At most `DRAIN_LIMIT` at a time, so acknowledgements, publishes and keep-alives are written in between.
+    """
+
+    DRAIN_LIMIT = 200
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        for _ in range(self.DRAIN_LIMIT):
+            if self._sock is None:
+                return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
+                break
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
 class HubUnavailable(RuntimeError):
     """The hub is stopping or its queue is full: the caller should retry later."""
 
@@ -65,7 +87,7 @@ class MqttHub:
         """Asked on the network thread for each message: True refuses it here, before it is queued (a
         quarantined device's garbage, `Pipeline.refuse_early`), so a flood never queues ahead of a press."""
         v5 = settings.protocol == "5"
-        self.client = mqtt.Client(
+        self.client = DrainingClient(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             clean_session=None if v5 else False,

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def notify_after_commit(session: Session, channel: str = ALERT_CHANGES) -> None:
     transaction = session.get_transaction()
     if session.info.get(channel) is transaction:
         return
-    session.execute(text(f"NOTIFY {channel}"))
+    session.connection().exec_driver_sql(f"NOTIFY {channel}")  # the ORM's execute cost a millisecond per press
     session.info[channel] = transaction
 
 
