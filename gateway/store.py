@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from kernel.db.engine import affected, prebuilt
-from kernel.db.models import DeadLetter, Device, DeviceDeviation, Event, ProcessedMessage, Reading, UtcDateTime
+from kernel.db.engine import affected, dump_json, prebuilt
+from kernel.db.models import DeadLetter, Device, DeviceDeviation, Event, ProcessedMessage, sqlite_utc_text
 
 DEAD_LETTER_PAYLOAD_LIMIT = 4096
 
@@ -19,18 +19,37 @@ def claim_message_ids(session: Session, keys: Sequence[tuple[str, str]], now: da
     """Record (device, msg_id) pairs as processed; returns those that were new.
 
     Atomic in the database (INSERT ... ON CONFLICT DO NOTHING RETURNING), so two
-    gateway processes can never both accept the same message.
+    gateway processes can never both accept the same message. One statement per
+    batch, its values already in the driver's types (`_driver_time`).
     """
     if not keys:
         return set()
-    stmt = prebuilt(session, "claim-message-ids", _claim)
-    rows = [{"device_id": d, "msg_id": m, "received_at": now} for d, m in keys]
-    return {(d, m) for d, m in session.connection().execute(stmt, rows)}
+    conn = session.connection()
+    at = _driver_time(conn.dialect.name, now)
+    claimed: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), _CLAIM_CHUNK):
+        chunk = keys[start:start + _CLAIM_CHUNK]
+        mark = _mark(conn.dialect.name)
+        sql = ("INSERT INTO processed_messages (device_id, msg_id, received_at) VALUES "
+               + ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+               + " ON CONFLICT DO NOTHING RETURNING device_id, msg_id")
+        params = tuple(value for device, msg_id in chunk for value in (device, msg_id, at))
+        claimed.update((d, m) for d, m in conn.exec_driver_sql(sql, params))
+    return claimed
 
 
-def _claim(insert_: Callable[[Any], Any]) -> Any:
-    table = ProcessedMessage.__table__
-    return insert_(table).on_conflict_do_nothing().returning(table.c.device_id, table.c.msg_id)
+_CLAIM_CHUNK = 500
+"""Rows per claim statement: 1,500 values, far below either backend's limit."""
+
+
+def _mark(dialect: str) -> str:
+    """The driver's positional placeholder: sqlite3's qmark, psycopg's format."""
+    return "?" if dialect == "sqlite" else "%s"
+
+
+def _driver_time(dialect: str, at: datetime) -> Any:
+    """A datetime as the driver takes it for a `UtcDateTime` column: SQLite's stored text, else the datetime."""
+    return sqlite_utc_text(at) if dialect == "sqlite" else at
 
 
 _EVENTS = cast(Table, Event.__table__)
@@ -45,16 +64,18 @@ def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return list(session.connection().scalars(_EVENT_INSERT, rows))
 
 
-_READINGS = cast(Table, Reading.__table__)
-_READING_INSERT = insert(_READINGS)
-
-
 def insert_readings(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Core, not the ORM's bulk insert: that cost more than the insert itself in every telemetry batch."""
-    if rows:
-        session.connection().execute(_READING_INSERT, [
-            {"device_id": r["device_id"], "metric": r["metric"], "zone": r["zone"], "ts": r["ts"], "value": r["value"]}
-            for r in rows])
+    """The driver's executemany, values in its types: SQLAlchemy's per-row parameter processing and the ORM's bulk
+    insert cost more than the insert itself in every telemetry batch (docs/architecture.md#measured-decisions)."""
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect.name
+    mark = _mark(dialect)
+    conn.exec_driver_sql(f"INSERT INTO readings (device_id, metric, zone, ts, value) VALUES "
+                         f"({mark}, {mark}, {mark}, {mark}, {mark})",
+                         [(r["device_id"], r["metric"], r["zone"], _driver_time(dialect, r["ts"]), r["value"])
+                          for r in rows])
 
 
 def insert_dead_letters(session: Session, rows: Iterable[dict[str, Any]]) -> None:
@@ -63,25 +84,36 @@ def insert_dead_letters(session: Session, rows: Iterable[dict[str, Any]]) -> Non
         session.execute(insert(DeadLetter), rows)
 
 
-_seen = bindparam("b_seen", type_=UtcDateTime())
-_HEALTH_UPDATE = (
-    update(Device)
-    .where(Device.id == bindparam("b_id"))
-    .values(
-        # Never move last_seen backwards: batches from two workers may commit out of order.
-        last_seen=case((Device.last_seen.is_(None), _seen), (Device.last_seen < _seen, _seen), else_=Device.last_seen),
-        battery=func.coalesce(bindparam("b_battery"), Device.battery),
-        tamper=func.coalesce(bindparam("b_tamper"), Device.tamper),
-        fault=case((bindparam("b_fault_set"), bindparam("b_fault")), else_=Device.fault),
-        readings=func.coalesce(bindparam("b_readings", type_=JSON(none_as_null=True)), Device.readings),
-    )
-)
+_HEALTH_UPDATE = """UPDATE devices SET
+    last_seen = CASE WHEN last_seen IS NULL OR last_seen < {seen} THEN {seen} ELSE last_seen END,
+    battery = COALESCE({battery}, battery),
+    tamper = COALESCE({tamper}, tamper),
+    fault = CASE WHEN {fault_set} THEN {fault} ELSE fault END,
+    readings = COALESCE({readings}, readings)
+WHERE id = {id}"""
+"""Never moves last_seen backwards (batches from two workers may commit out of order); None leaves a field as it is."""
+_HEALTH_SQL = {
+    "sqlite": _HEALTH_UPDATE.format(seen=":seen", battery=":battery", tamper=":tamper", fault_set=":fault_set",
+                                    fault=":fault", readings=":readings", id=":id"),
+    "postgresql": _HEALTH_UPDATE.format(seen="%(seen)s", battery="%(battery)s", tamper="%(tamper)s",
+                                        fault_set="%(fault_set)s", fault="%(fault)s",
+                                        readings="CAST(%(readings)s AS JSON)", id="%(id)s"),
+}
 
 
 def update_health(session: Session, rows: list[dict[str, Any]]) -> None:
-    """rows: b_id, b_seen, b_battery, b_tamper, b_fault_set, b_fault, b_readings (None = unchanged)."""
-    if rows:
-        session.connection().execute(_HEALTH_UPDATE, rows)
+    """rows: b_id, b_seen, b_battery, b_tamper, b_fault_set, b_fault, b_readings (None = unchanged).
+
+    The driver's executemany, as `insert_readings`: one row per device of the batch."""
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect.name
+    conn.exec_driver_sql(_HEALTH_SQL[dialect], [
+        {"id": r["b_id"], "seen": _driver_time(dialect, r["b_seen"]), "battery": r["b_battery"],
+         "tamper": r["b_tamper"], "fault_set": bool(r["b_fault_set"]), "fault": r["b_fault"],
+         "readings": None if r["b_readings"] is None else dump_json(r["b_readings"])}
+        for r in rows])
 
 
 def set_online(session: Session, device_id: str, online: bool, at: datetime,

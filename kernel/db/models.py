@@ -51,11 +51,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         microseconds, so text order is time order): the two chained processors it replaces were a tenth of the
         gateway's busy time at 5,000 msg/s (docs/architecture.md#measured-decisions)."""
         if dialect.name == "sqlite":
-            return _sqlite_utc_text
+            return sqlite_utc_text
         return super().bind_processor(dialect)
 
 
-def _sqlite_utc_text(value: datetime | None) -> str | None:
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """What a `UtcDateTime` column holds on SQLite (also for statements run through the driver: gateway/store.py)."""
     if value is None:
         return None
     if value.tzinfo is not UTC:
