@@ -47,7 +47,8 @@ class DrainingClient(mqtt.Client):
 
     paho reads one packet per `select()` (its `loop_read` ignores `max_packets`), then does its housekeeping: at
     thousands of messages a second that loop cost more than the packets (docs/architecture.md#measured-decisions).
-    At most `DRAIN_LIMIT` at a time, so acknowledgements, publishes and keep-alives are written in between.
+    It stops as soon as something waits to be written (an alert, an acknowledgement: draining on had held an alert
+    back behind hundreds of heartbeats), and after `DRAIN_LIMIT` packets, so keep-alives go out in between.
     """
 
     DRAIN_LIMIT = 200
@@ -59,8 +60,8 @@ class DrainingClient(mqtt.Client):
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
-            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
-                break
+            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN or self._out_packet:
+                break  # nothing more to read, or something to write first (an alert, an acknowledgement)
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
 

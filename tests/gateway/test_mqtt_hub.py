@@ -62,3 +62,38 @@ def test_two_workers_share_one_subscription(make_gateway: GatewayFactory, own_mo
               for w in workers]
     assert sum(shares) == len(ids)
     assert all(n > 0 for n in shares), f"one worker got everything: {shares}"
+
+
+def test_the_client_reads_what_the_socket_holds_but_writes_first_when_something_waits() -> None:
+    """`DrainingClient.loop_read`: every buffered packet per select(), unless an alert or an acknowledgement waits."""
+    from collections.abc import Callable
+
+    import paho.mqtt.client as mqtt
+
+    from gateway.mqtt_hub import DrainingClient
+
+    ok, again = mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS, mqtt.MQTTErrorCode.MQTT_ERR_AGAIN
+    client = DrainingClient(mqtt.CallbackAPIVersion.VERSION2)
+    client._sock = object()  # type: ignore[assignment]  # never touched: reading is stubbed below
+    reads: list[int] = []
+
+    def reader(results: list[mqtt.MQTTErrorCode], after: Callable[[int], None] = lambda _n: None) -> None:
+        def read() -> mqtt.MQTTErrorCode:
+            reads.append(1)
+            after(len(reads))
+            return results[len(reads) - 1]
+        client._packet_read = read  # type: ignore[method-assign]
+
+    reader([ok] * 5 + [again])
+    assert client.loop_read() == ok and len(reads) == 6  # five packets and the empty socket, in one call
+
+    reads.clear()
+    reader([ok] * 300)
+    client.loop_read()
+    assert len(reads) == DrainingClient.DRAIN_LIMIT  # bounded: keep-alives go out in between
+
+    reads.clear()
+    reader([ok] * 10, after=lambda n: client._out_packet.append({}) if n == 2 else None)  # type: ignore[typeddict-item]
+    client.loop_read()
+    assert len(reads) == 2  # an alert was queued meanwhile: it is written before reading on
+    client._sock = None
