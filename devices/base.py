@@ -155,6 +155,15 @@ class Pushed:
     ignored: str | None = None
 
 
+def _field(payload: Payload, name: str) -> Any:
+    """A declared field's or an extra field's value, None when there is neither. `getattr` on a model without the
+    field costs pydantic's failed lookup and an exception, for every heartbeat."""
+    value = payload.__dict__.get(name)
+    if value is None and payload.__pydantic_extra__:
+        value = payload.__pydantic_extra__.get(name)
+    return value
+
+
 class DeviceDriver:
     """Subclass once per kind and set the class attributes; override `interpret` when needed."""
 
@@ -307,12 +316,12 @@ class DeviceDriver:
 
     @staticmethod
     def telemetry_readings(payload: Payload) -> Interpretation:
-        battery = getattr(payload, "battery", None)
+        battery = _field(payload, "battery")
         result = Interpretation(store_event=False)
         if battery is not None:
             result.readings.append(ReadingValue("battery", float(battery)))
             result.health.battery = float(battery)
-        fault = getattr(payload, "fault", None)
+        fault = _field(payload, "fault")
         if fault is not None:
             result.health.fault = fault or None
         return result
