@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from kernel.db.engine import affected, dump_json, prebuilt
@@ -72,10 +72,9 @@ def insert_readings(session: Session, rows: list[dict[str, Any]]) -> None:
     conn = session.connection()
     dialect = conn.dialect.name
     mark = _mark(dialect)
-    conn.exec_driver_sql(f"INSERT INTO readings (device_id, metric, zone, ts, value) VALUES "
-                         f"({mark}, {mark}, {mark}, {mark}, {mark})",
-                         [(r["device_id"], r["metric"], r["zone"], _driver_time(dialect, r["ts"]), r["value"])
-                          for r in rows])
+    _execute(conn, f"INSERT INTO readings (device_id, metric, zone, ts, value) VALUES "
+                   f"({mark}, {mark}, {mark}, {mark}, {mark})",
+             [(r["device_id"], r["metric"], r["zone"], _driver_time(dialect, r["ts"]), r["value"]) for r in rows])
 
 
 def insert_dead_letters(session: Session, rows: Iterable[dict[str, Any]]) -> None:
@@ -109,11 +108,16 @@ def update_health(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     conn = session.connection()
     dialect = conn.dialect.name
-    conn.exec_driver_sql(_HEALTH_SQL[dialect], [
+    _execute(conn, _HEALTH_SQL[dialect], [
         {"id": r["b_id"], "seen": _driver_time(dialect, r["b_seen"]), "battery": r["b_battery"],
          "tamper": r["b_tamper"], "fault_set": bool(r["b_fault_set"]), "fault": r["b_fault"],
          "readings": None if r["b_readings"] is None else dump_json(r["b_readings"])}
         for r in rows])
+
+
+def _execute(conn: Connection, sql: str, rows: Sequence[Any]) -> None:
+    """One row as a plain execute: psycopg's executemany enters pipeline mode, a cost on the press path's one row."""
+    conn.exec_driver_sql(sql, rows[0] if len(rows) == 1 else list(rows))
 
 
 def set_online(session: Session, device_id: str, online: bool, at: datetime,
