@@ -74,17 +74,6 @@ class BatchResult:
     """Commands a `cmd_result` of the batch closed (`gateway.commands.command_json`), for the command listeners."""
 
 
-@dataclass(slots=True)
-class _HealthDelta:
-    seen: datetime
-    battery: float | None = None
-    tamper: bool | None = None
-    fault: str | None = None
-    fault_set: bool = False
-    readings: dict[str, float] | None = None
-    """The latest telemetry's values, `metric` or `metric:zone` → value (None: no telemetry in this batch)."""
-
-
 class Pipeline:
     def __init__(self, sessions: sessionmaker[Session], registry: DeviceRegistry, settings: GatewaySettings,
                  metrics: GatewayMetrics, health: HealthSettings | None = None,
@@ -338,7 +327,7 @@ class Pipeline:
         event_rows: list[dict[str, Any]] = []
         event_obs: list[Observation] = []
         reading_rows: list[ReadingRow] = []
-        health: dict[str, tuple[DeviceInfo, _HealthDelta]] = {}
+        health: dict[str, tuple[DeviceInfo, store.HealthDelta]] = {}
         came_online: list[tuple[DeviceInfo, datetime]] = []
         changes: list[tuple[DeviceInfo, str, datetime, dict[str, Any]]] = []
         pictures: list[tuple[int, Observation]] = []
@@ -366,7 +355,7 @@ class Pipeline:
             if info.id in health:
                 delta = health[info.id][1]
             else:
-                delta = _HealthDelta(seen=raw.received_at)
+                delta = store.HealthDelta(seen=raw.received_at)
                 health[info.id] = (info, delta)
                 if info.online is not True:
                     came_online.append((info, raw.received_at))
@@ -392,11 +381,7 @@ class Pipeline:
         snapshots.link_events(session, [(sid, obs.event_id) for sid, obs in pictures if obs.event_id is not None])
         store.count_deviations(session, list(deviations.values()))
         result.readings.extend(self.readings.stage(session, reading_rows))
-        store.update_health(session, [
-            {"b_id": dev, "b_seen": d.seen, "b_battery": d.battery, "b_tamper": d.tamper,
-             "b_fault_set": d.fault_set, "b_fault": d.fault, "b_readings": d.readings}
-            for dev, (_info, d) in health.items()
-        ])
+        store.update_health(session, {device_id: delta for device_id, (_info, delta) in health.items()})
         for info, at in came_online:
             observations.extend(self._status_change(session, info, True, at, "traffic"))
         for info, d in health.values():

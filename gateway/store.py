@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -25,11 +26,10 @@ def claim_message_ids(session: Session, keys: Sequence[tuple[str, str]], now: da
     if not keys:
         return set()
     conn = session.connection()
-    at = _driver_time(conn.dialect.name, now)
+    at, mark = _driver_time(conn.dialect.name, now), _mark(conn.dialect.name)
     claimed: set[tuple[str, str]] = set()
     for start in range(0, len(keys), _CLAIM_CHUNK):
         chunk = keys[start:start + _CLAIM_CHUNK]
-        mark = _mark(conn.dialect.name)
         sql = ("INSERT INTO processed_messages (device_id, msg_id, received_at) VALUES "
                + ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
                + " ON CONFLICT DO NOTHING RETURNING device_id, msg_id")
@@ -100,19 +100,29 @@ _HEALTH_SQL = {
 }
 
 
-def update_health(session: Session, rows: list[dict[str, Any]]) -> None:
-    """rows: b_id, b_seen, b_battery, b_tamper, b_fault_set, b_fault, b_readings (None = unchanged).
+@dataclass(slots=True)
+class HealthDelta:
+    """What one batch says of one device's health: the newest arrival, and what changed (None: unchanged)."""
 
-    The driver's executemany, as `insert_readings`: one row per device of the batch."""
-    if not rows:
+    seen: datetime
+    battery: float | None = None
+    tamper: bool | None = None
+    fault: str | None = None
+    fault_set: bool = False
+    readings: dict[str, float] | None = None
+    """The latest telemetry's values, `metric` or `metric:zone` → value (None: no telemetry in this batch)."""
+
+
+def update_health(session: Session, deltas: Mapping[str, HealthDelta]) -> None:
+    """Each device's health from its batch (device id → delta): the driver's executemany, as `insert_readings`."""
+    if not deltas:
         return
     conn = session.connection()
     dialect = conn.dialect.name
     _execute(conn, _HEALTH_SQL[dialect], [
-        {"id": r["b_id"], "seen": _driver_time(dialect, r["b_seen"]), "battery": r["b_battery"],
-         "tamper": r["b_tamper"], "fault_set": bool(r["b_fault_set"]), "fault": r["b_fault"],
-         "readings": None if r["b_readings"] is None else dump_json(r["b_readings"])}
-        for r in rows])
+        {"id": device_id, "seen": _driver_time(dialect, d.seen), "battery": d.battery, "tamper": d.tamper,
+         "fault_set": d.fault_set, "fault": d.fault, "readings": None if d.readings is None else dump_json(d.readings)}
+        for device_id, d in deltas.items()])
 
 
 def _execute(conn: Connection, sql: str, rows: Sequence[Any]) -> None:
