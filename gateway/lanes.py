@@ -13,6 +13,7 @@ import orjson
 
 from devices import get_driver
 from gateway.inbox import Lane
+from gateway.tolerance import resolve_type
 
 PEEK_LIMIT = 16_384
 """Larger event payloads (a camera's picture inside) are not parsed twice: urgent."""
@@ -29,8 +30,7 @@ def lane_of(topic: str, payload: bytes) -> Lane:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return Lane.URGENT
-    type_ = data.get("type") if isinstance(data, dict) else None
-    if not isinstance(type_, str):
+    if not isinstance(data, dict):
         return Lane.URGENT
-    type_ = type_.lower()
-    return Lane.ROUTINE if driver.aliases.get(type_, type_) in driver.routine_types else Lane.URGENT
+    type_, _deviation = resolve_type(data.get("type"), driver.events, driver.aliases)  # as the decoder reads it
+    return Lane.ROUTINE if type_ in driver.routine_types else Lane.URGENT
