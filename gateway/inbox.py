@@ -58,12 +58,7 @@ class Inbox(Generic[T]):
     def empty(self) -> bool:
         return not any(self._lanes)
 
-    def take(self, max_urgent: int, max_bulk: int, timeout: float, linger: float = 0.0) -> list[T]:
-        """`take_lane`, without saying which lane."""
-        return self.take_lane(max_urgent, max_bulk, timeout, linger)[1]
-
-    def take_lane(self, max_urgent: int, max_bulk: int, timeout: float,
-                  linger: float = 0.0) -> tuple[Lane, list[T]]:
+    def take(self, max_urgent: int, max_bulk: int, timeout: float, linger: float = 0.0) -> tuple[Lane, list[T]]:
         """Up to `max_urgent` urgent ones while any wait (lane URGENT), else up to `max_bulk` routine events then
         bulk (lane BULK); waits at most `timeout` for one.
 

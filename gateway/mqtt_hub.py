@@ -193,7 +193,7 @@ class MqttHub:
         """Queued messages, urgent events first (at most `max_urgent`), else routine events, telemetry and status
         (at most `max_bulk`, lingering up to `linger` for a fuller batch): gateway/inbox.py; waits at most
         `timeout`."""
-        lane, batch = self.inbox.take_lane(max_urgent, max_bulk, timeout, linger)
+        lane, batch = self.inbox.take(max_urgent, max_bulk, timeout, linger)
         if batch:
             self.metrics.queue_depth.set(self.inbox.qsize())
         return lane, batch

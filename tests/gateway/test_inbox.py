@@ -11,10 +11,10 @@ def test_events_are_taken_before_telemetry_and_status_in_their_own_batch() -> No
     for item in ("t1", "t2", "s1"):
         inbox.put(item)
     inbox.put("press", Lane.URGENT)
-    assert inbox.take(10, 10, timeout=0) == ["press"]
-    assert inbox.take(10, 2, timeout=0) == ["t1", "t2"]  # the bulk lane keeps arrival order
-    assert inbox.take(10, 2, timeout=0) == ["s1"]
-    assert inbox.take(10, 2, timeout=0.01) == []
+    assert inbox.take(10, 10, timeout=0) == (Lane.URGENT, ["press"])
+    assert inbox.take(10, 2, timeout=0) == (Lane.BULK, ["t1", "t2"])  # the bulk lane keeps arrival order
+    assert inbox.take(10, 2, timeout=0) == (Lane.BULK, ["s1"])
+    assert inbox.take(10, 2, timeout=0.01) == (Lane.BULK, [])
 
 
 def test_events_are_urgent_unless_their_kind_names_their_type_routine() -> None:
@@ -37,9 +37,9 @@ def test_routine_events_go_before_telemetry_in_the_telemetry_batches() -> None:
     for item, lane in (("t1", Lane.BULK), ("pass1", Lane.ROUTINE), ("t2", Lane.BULK), ("pass2", Lane.ROUTINE),
                        ("press", Lane.URGENT)):
         inbox.put(item, lane)
-    assert inbox.take_lane(10, 10, timeout=0) == (Lane.URGENT, ["press"])
-    assert inbox.take_lane(10, 3, timeout=0) == (Lane.BULK, ["pass1", "pass2", "t1"])
-    assert inbox.take_lane(10, 3, timeout=0) == (Lane.BULK, ["t2"])
+    assert inbox.take(10, 10, timeout=0) == (Lane.URGENT, ["press"])
+    assert inbox.take(10, 3, timeout=0) == (Lane.BULK, ["pass1", "pass2", "t1"])
+    assert inbox.take(10, 3, timeout=0) == (Lane.BULK, ["t2"])
 
 
 def test_batches_are_sized_so_that_one_takes_about_the_budget() -> None:
@@ -63,12 +63,13 @@ def test_a_small_telemetry_batch_lingers_for_more_but_never_holds_up_an_event() 
     inbox.put("t1")
     started = time.monotonic()
     threading.Timer(0.05, lambda: [inbox.put(f"t{n}") for n in (2, 3)]).start()
-    assert inbox.take(10, 3, timeout=1, linger=1.0) == ["t1", "t2", "t3"]  # full: no need to wait out the linger
+    # full: no need to wait out the linger
+    assert inbox.take(10, 3, timeout=1, linger=1.0) == (Lane.BULK, ["t1", "t2", "t3"])
     assert time.monotonic() - started < 0.9
 
     inbox.put("t4")
     started = time.monotonic()
     threading.Timer(0.05, lambda: inbox.put("press", Lane.URGENT)).start()
-    assert inbox.take(10, 100, timeout=1, linger=1.0) == ["press"]  # the event is taken at once
+    assert inbox.take(10, 100, timeout=1, linger=1.0) == (Lane.URGENT, ["press"])  # the event is taken at once
     assert time.monotonic() - started < 0.9
-    assert inbox.take(10, 100, timeout=0, linger=0.02) == ["t4"]  # and the linger is bounded
+    assert inbox.take(10, 100, timeout=0, linger=0.02) == (Lane.BULK, ["t4"])  # and the linger is bounded
